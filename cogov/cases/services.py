@@ -1,0 +1,433 @@
+"""The only writers of cases (案件服务): each call is one transaction that checks the workflow table,
+writes the new state, appends a hash-chained event and queues the notifications in the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Mapping
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from cogov import clock
+from cogov.cases import chain, deadlines, routing, workflow
+from cogov.cases.models import Case, CaseCounter, CaseEvent, Category, Reporter
+from cogov.cases.selectors import work_calendar
+from cogov.errors import DomainError
+from cogov.geo import selectors as geo
+from cogov.geo.models import KINDS, City, Unit
+from cogov.notify.services import AUDIENCE, outbox_enqueue_case_event
+from cogov.people.models import RoleAssignment, ServiceUnit
+from cogov.people.permissions import HEAD_ROLES, Actor, role_for_action, system_actor
+
+DEFAULT_LIMITS = {"first_response": (1.0, "working_hours"), "handling": (3.0, "working_days")}
+#: The data each action may carry (anything else is refused, so typos never pass silently).
+ACTION_FIELDS: dict[str, set[str]] = {
+    "accept": {"note"},
+    "reject": {"reason"},
+    "dispatch": {"unit", "reason", "note"},
+    "acknowledge": {"note"},
+    "return": {"reason"},
+    "handle": {"note", "photos"},
+    "verify": {"note"},
+    "rework": {"reason"},
+    "close": {"note"},
+    "request_extension": {"reason", "days"},
+    "approve_extension": {"note"},
+    "refuse_extension": {"reason"},
+    "suspend": {"reason"},
+    "resume": {"note"},
+    "merge": {"into", "note"},
+    "reopen": {"reason"},
+    "escalate": {"to_level", "reason"},
+    "comment": {"text"},
+    "rate": {"rating", "reason"},
+}
+REPORT_ROLES = ("citizen", "volunteer", "station_head", "building_head", "street_head", "area_head",
+                "unit_dispatcher", "unit_crew", "subdistrict_supervisor", "district_supervisor",
+                "city_supervisor", "admin")
+
+
+def _limit(category: Category, urgency: str, which: str) -> tuple[float, str]:
+    limits = {lim.urgency: lim for lim in category.limits.all()}
+    lim = limits.get(urgency) or limits.get("normal")
+    if lim is None:
+        return DEFAULT_LIMITS[which]
+    if which == "first_response":
+        return lim.first_response_amount, lim.first_response_unit
+    return lim.handling_amount, lim.handling_unit
+
+
+def _due(city_id: int, start: dt.datetime, amount: float, unit: str) -> deadlines.Deadline:
+    return deadlines.add_working_time(start, amount, unit, work_calendar(city_id))
+
+
+def _next_number(city_id: int, at: dt.datetime) -> str:
+    year = at.astimezone(clock.LOCAL_TZ).year
+    counter, _ = CaseCounter.objects.select_for_update().get_or_create(city_id=city_id, year=year)
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return f"{year}{counter.value:07d}"
+
+
+def _snapshot(case: Case) -> workflow.Snapshot:
+    return workflow.Snapshot(
+        state=case.state,
+        level=case.level,
+        max_level=case.max_level,
+        handler_unit=case.handler_unit_id,
+        extension_pending=case.extension_pending,
+        rework_count=case.rework_count,
+        return_count=case.return_count,
+        extension_count=case.extension_count,
+        rating=case.rating,
+        merged_into=case.merged_into_id,
+    )
+
+
+def _store_snapshot(case: Case, snap: workflow.Snapshot) -> None:
+    case.state = snap.state
+    case.level = snap.level
+    case.max_level = snap.max_level
+    case.handler_unit_id = snap.handler_unit
+    case.extension_pending = snap.extension_pending
+    case.rework_count = snap.rework_count
+    case.return_count = snap.return_count
+    case.extension_count = snap.extension_count
+    case.rating = snap.rating
+    case.merged_into_id = snap.merged_into
+
+
+def _append_event(case: Case, *, action: str, actor: Actor, role: str, at: dt.datetime, from_state: str,
+                  data: Mapping) -> CaseEvent:
+    seq = case.event_count + 1
+    actor_ref = "system" if actor.system else (f"person:{actor.person_id}" if actor.person_id else "anonymous")
+    body = chain.event_body(case_number=case.number, seq=seq, action=action, actor_ref=actor_ref, role=role,
+                            at=at, from_state=from_state, to_state=case.state, data=data)
+    event = CaseEvent(city_id=case.city_id, case=case, seq=seq, action=action, actor_id=actor.person_id,
+                      actor_ref=actor_ref, role=role, at=at, from_state=from_state, to_state=case.state,
+                      data=dict(data), prev_hash=case.head_hash, hash=chain.event_hash(case.head_hash, body))
+    event.save(force_insert=True)
+    case.event_count = seq
+    case.head_hash = event.hash
+    return event
+
+
+def _recipients(case: Case, action: str) -> dict[str, list[int]]:
+    wanted = set(AUDIENCE.get(action, ()))
+    out: dict[str, list[int]] = {}
+    now = clock.now()
+    active = Q(valid_from__lte=now) & (Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+    if "head" in wanted and case.head_id:
+        out["head"] = [case.head_id]
+    if "unit" in wanted and case.handler_unit_id:
+        out["unit"] = list(RoleAssignment.objects.filter(active, service_unit_id=case.handler_unit_id)
+                           .values_list("person_id", flat=True))
+    if "station" in wanted and case.station_id:
+        out["station"] = list(RoleAssignment.objects.filter(active, role="station_head", scope_unit_id=case.station_id)
+                              .values_list("person_id", flat=True))
+    if "reporter" in wanted and case.reported_by_id:
+        out["reporter"] = [case.reported_by_id]
+    return out
+
+
+def _check_point(city: City, lon: Any, lat: Any) -> tuple[float, float]:
+    try:
+        lon, lat = float(lon), float(lat)
+    except (TypeError, ValueError):
+        raise DomainError("bad_point", "经纬度必须是数字") from None
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise DomainError("bad_point", "经纬度超出范围（WGS-84：经度 -180~180，纬度 -90~90）")
+    return lon, lat
+
+
+def _routing_facts(city_id: int, located: dict[str, int], category: Category) -> routing.Routing:
+    units = geo.units_by_id(located.values())
+    places = {k: routing.Place(uid, units[uid].name) for k, uid in located.items() if uid in units}
+    now = clock.now()
+    heads: dict[int, list[routing.Head]] = {}
+    rows = (
+        RoleAssignment.objects.filter(city_id=city_id, scope_unit_id__in=list(located.values()),
+                                      role__in=sorted(HEAD_ROLES | {"station_head"}), valid_from__lte=now)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        .select_related("person")
+    )
+    for ra in rows:
+        heads.setdefault(ra.scope_unit_id, []).append(
+            routing.Head(ra.person_id, ra.role, ra.person.display_name or ra.person.username)
+        )
+    depth = {uid: KINDS.index(k) + 1 for k, uid in located.items()}
+    candidates = []
+    service_units = ServiceUnit.objects.filter(city_id=city_id).prefetch_related("service_area")
+    for su in service_units:
+        area = [u.id for u in su.service_area.all()]
+        covering = [depth[u] for u in area if u in depth]
+        candidates.append(routing.Candidate(
+            id=su.id, name=su.name, duty_type=su.duty_type, duty_categories=tuple(su.duty_categories or ()),
+            covers_point=not area or bool(covering), specificity=max(covering, default=0),
+        ))
+    return routing.route(located=places, scope=category.scope, duty_type=category.duty_type,
+                         category_code=category.code, heads=heads, candidates=candidates)
+
+
+def case_report(
+    *,
+    city: City,
+    actor: Actor | None,
+    category_id: int,
+    lon: float,
+    lat: float,
+    source: str = "citizen",
+    role: str = "citizen",
+    title: str = "",
+    description: str = "",
+    address: str = "",
+    urgency: str = "normal",
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> Case:
+    """上报 — file a new case: locate it, route it, set its first-response deadline, write event and outbox."""
+    actor = actor or Actor(person_id=None, city_id=city.pk)
+    if role not in REPORT_ROLES or (role != "citizen" and role not in actor.roles):
+        raise DomainError("role_not_allowed", f"不能以「{role}」身份上报", status=403)
+    category = Category.objects.filter(city=city, pk=category_id, active=True).prefetch_related("limits").first()
+    if category is None:
+        raise DomainError("unknown_category", f"类别 {category_id} 不存在或已停用")
+    if urgency not in ("normal", "urgent", "emergency"):
+        raise DomainError("bad_urgency", "紧急程度只能是 normal / urgent / emergency")
+    lon, lat = _check_point(city, lon, lat)
+    located = geo.locate(city.pk, lon, lat)
+    if "district" not in located:
+        raise DomainError("outside_city", f"该位置（{lon:.6f}, {lat:.6f}）不在{city.name}辖区内",
+                          detail={"lon": lon, "lat": lat})
+    decision = _routing_facts(city.pk, located, category)
+    deepest = next(located[k] for k in reversed(KINDS) if k in located)
+    at = clock.now()
+    first = _due(city.pk, at, *_limit(category, urgency, "first_response"))
+    with transaction.atomic():
+        unit_path = Unit.objects.values_list("path", flat=True).get(pk=deepest)
+        reporter = None
+        if contact_name or contact_phone or actor.person_id:
+            reporter = Reporter.objects.create(city=city, person_id=actor.person_id, name=contact_name,
+                                               phone=contact_phone)
+        data = {"category": category.code, "edition": category.edition, "source": source, "urgency": urgency,
+                "point": [round(lon, 7), round(lat, 7)], "units": located, "routing": decision.reasons}
+        snap = workflow.step(workflow.Snapshot(), "report", role, data)
+        case = Case(
+            city=city, number=_next_number(city.pk, at), category=category, urgency=urgency, source=source,
+            title=title, description=description, address=address, lon=lon, lat=lat, units=located,
+            district_id=located.get("district"), subdistrict_id=located.get("subdistrict"),
+            community_id=located.get("community"), station_id=located.get("station"), unit_path=unit_path,
+            head_id=decision.head_person, head_role=decision.head_role, suggested_unit_id=decision.service_unit,
+            routing_reasons=decision.reasons, reporter=reporter, reported_by_id=actor.person_id,
+            reported_at=at, first_response_due=first.due, deadline_fallback_years=list(first.fallback_years),
+        )
+        _store_snapshot(case, snap)
+        case.save(force_insert=True)
+        event = _append_event(case, action="report", actor=actor, role=role, at=at, from_state="", data=data)
+        case.save(update_fields=["event_count", "head_hash"])
+        outbox_enqueue_case_event(case=case, event=event, recipients=_recipients(case, "report"))
+    return case
+
+
+def _prepare(case: Case, action: str, data: dict, actor: Actor, at: dt.datetime) -> dict:
+    """Check and complete the data of an action against the case (rules beyond the plain table)."""
+    if action == "dispatch":
+        try:
+            unit_id = int(data["unit"])
+        except (KeyError, TypeError, ValueError):
+            raise DomainError("missing_fields", "「派遣」需要填写：unit（专业单位编号）", detail={"fields": ["unit"]}) from None
+        unit = ServiceUnit.objects.filter(city_id=case.city_id, pk=unit_id).first()
+        if unit is None:
+            raise DomainError("unknown_unit", f"专业单位 {data['unit']} 不存在")
+        if case.suggested_unit_id and unit.pk != case.suggested_unit_id and not data.get("reason"):
+            raise DomainError("override_needs_reason", "改派到非推荐单位时必须说明理由", detail={"fields": ["reason"]})
+        data = {**data, "unit": unit.pk, "unit_name": unit.name}
+    elif action == "merge":
+        target = Case.objects.filter(city_id=case.city_id, number=str(data.get("into", ""))).first()
+        if target is None or target.pk == case.pk:
+            raise DomainError("unknown_case", "合并目标案件不存在（或就是本案件）")
+        if target.state in workflow.TERMINAL:
+            raise DomainError("bad_merge_target", "不能合并到已合并或不予立案的案件", status=409)
+        data = {**data, "into": target.pk, "into_number": target.number}
+    elif action == "reopen":
+        if case.closed_at and at > case.closed_at + dt.timedelta(days=settings.COGOV_REOPEN_DAYS):
+            raise DomainError("reopen_window_passed", f"结案超过 {settings.COGOV_REOPEN_DAYS} 天，不能重新打开",
+                              status=409)
+    elif action == "request_extension":
+        try:
+            days = int(data.get("days"))
+        except (TypeError, ValueError):
+            days = 0
+        if not 1 <= days <= 30:
+            raise DomainError("bad_days", "延期天数必须是 1 到 30 的整数（工作日）")
+        data = {**data, "days": days}
+    return data
+
+
+def case_act(*, city_id: int, number: str, actor: Actor, action: str, data: Mapping | None = None) -> Case:
+    """Take a workflow ``action`` on case ``number`` as ``actor``: one transaction, one event."""
+    data = dict(data or {})
+    if action not in ACTION_FIELDS:
+        raise DomainError("unknown_action", f"未知操作：{action}")
+    unknown = sorted(set(data) - ACTION_FIELDS[action])
+    if unknown:
+        raise DomainError("unknown_fields", f"「{workflow.ACTIONS[action]}」不接受这些字段：{', '.join(unknown)}",
+                          detail={"fields": unknown})
+    at = clock.now()
+    with transaction.atomic():
+        case = (Case.objects.select_for_update().select_related("category").filter(city_id=city_id, number=number)
+                .first())
+        if case is None:
+            raise DomainError("case_not_found", f"案件 {number} 不存在或不在您的管辖范围内", status=404)
+        allowed = None
+        if action in ("verify", "rework"):
+            has_account = bool(case.reported_by_id)
+            allowed = workflow.verifier_roles(reporter_verifies=case.category.reporter_verifies,
+                                              reporter_has_account=has_account)
+        role = "system" if actor.system else role_for_action(actor, case, action, allowed=allowed)
+        data = _prepare(case, action, data, actor, at)
+        from_state = case.state
+        _store_snapshot(case, workflow.step(_snapshot(case), action, role, data))
+        _apply_times(case, action, data, at)
+        event = _append_event(case, action=action, actor=actor, role=role, at=at, from_state=from_state, data=data)
+        case.save()
+        outbox_enqueue_case_event(case=case, event=event, recipients=_recipients(case, action))
+    return case
+
+
+def _apply_times(case: Case, action: str, data: Mapping, at: dt.datetime) -> None:
+    """Timestamps and deadlines that follow from an action."""
+    if action == "accept":
+        case.accepted_at = at
+    elif action == "dispatch":
+        case.dispatched_at = at
+        first = _due(case.city_id, at, *_limit(case.category, case.urgency, "first_response"))
+        handling = _due(case.city_id, at, *_limit(case.category, case.urgency, "handling"))
+        case.first_response_due, case.handling_due = first.due, handling.due
+        case.deadline_fallback_years = sorted(set(first.fallback_years) | set(handling.fallback_years))
+    elif action == "acknowledge":
+        case.acknowledged_at = at
+    elif action == "handle":
+        case.handled_at = at
+    elif action == "close":
+        case.closed_at = at
+    elif action == "approve_extension" and case.handling_due:
+        days = (CaseEvent.objects.filter(case=case, action="request_extension").order_by("-seq")
+                .values_list("data", flat=True).first() or {}).get("days", 1)
+        extended = _due(case.city_id, case.handling_due, days, "working_days")
+        case.handling_due = extended.due
+        case.deadline_fallback_years = sorted(set(case.deadline_fallback_years) | set(extended.fallback_years))
+    elif action == "escalate":
+        case.escalated_at = at
+    elif action in ("return", "resume", "reopen"):
+        case.dispatched_at = case.acknowledged_at = case.handled_at = None
+        case.handling_due = None
+        if action == "reopen":
+            case.closed_at = None
+
+
+#: States in which the escalation sweep looks at deadlines (a handled case waits on verification, not the unit).
+ESCALATING_STATES = ("reported", "accepted", "dispatched", "acknowledged")
+
+
+def cases_escalate_overdue(*, city_id: int) -> list[str]:
+    """The sweep (超期升级): an overdue case rises community → sub-district, then after the grace → district."""
+    now = clock.now()
+    cal = work_calendar(city_id)
+    grace = settings.COGOV_ESCALATION_GRACE_DAYS
+    overdue = Case.objects.filter(city_id=city_id, state__in=ESCALATING_STATES, level__in=["community", "subdistrict"])
+    overdue = overdue.filter(Q(handling_due__lt=now) | Q(handling_due__isnull=True, first_response_due__lt=now))
+    escalated = []
+    actor = system_actor(city_id)
+    for number, level, handling_due, first_due in overdue.values_list(
+        "number", "level", "handling_due", "first_response_due"
+    ):
+        due = handling_due or first_due
+        if level == "community":
+            to = "subdistrict"
+        elif deadlines.add_working_time(due, grace, "working_days", cal).due < now:
+            to = "district"
+        else:
+            continue
+        try:
+            case_act(city_id=city_id, number=number, actor=actor, action="escalate",
+                     data={"to_level": to, "reason": "超过处置时限未办结，自动升级"})
+        except DomainError:
+            continue  # the case moved on meanwhile; the next sweep sees it afresh
+        escalated.append(number)
+    return escalated
+
+
+def categories_load(*, city: City, specs) -> tuple[int, int]:
+    """Load categories (and their default limits) into a city; existing codes are left as the bureau set them.
+
+    Returns (created, skipped).
+    """
+    from cogov.cases import catalog
+    from cogov.cases.models import CategoryLimit
+
+    specs = list(specs)
+    with transaction.atomic():
+        have = set(Category.objects.filter(city=city).values_list("edition", "kind", "code"))
+        new = [
+            Category(city=city, edition=s.edition, code=s.code, name=s.name, kind=s.kind, major_code=s.major_code,
+                     major_name=s.major_name, scope=s.scope, duty_type=s.duty_type,
+                     reporter_verifies=s.reporter_verifies, keywords=s.keywords)
+            for s in specs
+            if (s.edition, s.kind, s.code) not in have
+        ]
+        Category.objects.bulk_create(new, batch_size=500)
+        created = {(c.edition, c.kind, c.code): c for c in Category.objects.filter(
+            city=city, code__in=[c.code for c in new])}
+        limits = []
+        for c in new:
+            cat = created[(c.edition, c.kind, c.code)]
+            for urgency in ("normal", "urgent", "emergency"):
+                (fa, fu), (ha, hu) = catalog.limits_for(c.duty_type, urgency)
+                limits.append(CategoryLimit(category=cat, urgency=urgency, first_response_amount=fa,
+                                            first_response_unit=fu, handling_amount=ha, handling_unit=hu))
+        CategoryLimit.objects.bulk_create(limits, batch_size=1000)
+    return len(new), len(specs) - len(new)
+
+
+def holidays_import(*, city: City, year: int, content: str, source: str = "") -> int:
+    """Enter a year's official calendar (CSV rows ``date,is_workday[,name]``); the year becomes known.
+
+    All rows must belong to ``year``; any bad row refuses the whole file. Re-importing a year replaces it.
+    """
+    import csv
+    import io
+
+    from cogov.cases.models import CalendarDay, CalendarYear
+
+    if not 2000 <= int(year) <= 2100:
+        raise DomainError("bad_year", "年份必须在 2000–2100 之间")
+    rows, problems = [], []
+    for n, row in enumerate(csv.reader(io.StringIO(content)), start=1):
+        if not row or not row[0].strip() or row[0].strip().lower() == "date":
+            continue
+        try:
+            day = dt.date.fromisoformat(row[0].strip())
+        except ValueError:
+            problems.append(f"第 {n} 行日期无法识别：{row[0]!r}")
+            continue
+        if day.year != year:
+            problems.append(f"第 {n} 行日期 {day} 不属于 {year} 年")
+            continue
+        flag = (row[1].strip().lower() if len(row) > 1 else "0")
+        if flag not in ("0", "1", "true", "false", "上班", "放假"):
+            problems.append(f"第 {n} 行 is_workday 只能是 0/1：{flag!r}")
+            continue
+        rows.append((day, flag in ("1", "true", "上班"), row[2].strip() if len(row) > 2 else ""))
+    if problems:
+        raise DomainError("bad_calendar", "；".join(problems[:10]), detail={"problems": problems})
+    if len({d for d, _, _ in rows}) != len(rows):
+        raise DomainError("bad_calendar", "同一日期出现多次")
+    with transaction.atomic():
+        CalendarDay.objects.filter(city=city, date__year=year).delete()
+        CalendarDay.objects.bulk_create([CalendarDay(city=city, date=d, is_workday=w, name=nm) for d, w, nm in rows])
+        CalendarYear.objects.update_or_create(city=city, year=year, defaults={"source": source})
+    return len(rows)

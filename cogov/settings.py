@@ -1,0 +1,136 @@
+"""Django settings for cogov.
+
+Everything a city changes comes from the environment:
+
+- ``COGOV_DATA_DIR``: where the embedded SQLite database and uploads live (default ``./.cogov-data``).
+- ``COGOV_DATABASE_URL``: ``postgresql://user:password@host:port/name`` for production; unset → SQLite.
+- ``COGOV_SECRET_KEY``, ``COGOV_DEBUG``, ``COGOV_ALLOWED_HOSTS`` (comma separated).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("COGOV_DATA_DIR", Path.cwd() / ".cogov-data")).resolve()
+
+SECRET_KEY = os.environ.get("COGOV_SECRET_KEY", "cogov-development-key-change-me-in-production-0123456789")
+DEBUG = os.environ.get("COGOV_DEBUG", "0") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("COGOV_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "cogov.geo",
+    "cogov.people",
+    "cogov.cases",
+    "cogov.notify",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cogov.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "cogov.wsgi.application"
+
+
+def _database_from_env() -> dict:
+    """The database: PostgreSQL from ``COGOV_DATABASE_URL``, else SQLite in WAL mode under DATA_DIR."""
+    url = os.environ.get("COGOV_DATABASE_URL", "")
+    if url:
+        u = urlparse(url)
+        if u.scheme not in ("postgres", "postgresql"):
+            raise SystemExit(f"COGOV_DATABASE_URL: 只支持 postgresql:// (got {u.scheme!r})")
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(u.path.lstrip("/")) or "cogov",
+            "USER": unquote(u.username or "postgres"),
+            "PASSWORD": unquote(u.password or ""),
+            "HOST": u.hostname or "127.0.0.1",
+            "PORT": str(u.port or 5432),
+            "CONN_MAX_AGE": 60,
+            "TEST": {"NAME": os.environ.get("COGOV_TEST_DATABASE_NAME") or None},
+        }
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "cogov.sqlite3",
+        # IMMEDIATE: a writer takes the lock at BEGIN, so two writers never deadlock on upgrade.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        },
+        "TEST": {"NAME": os.environ.get("COGOV_TEST_DATABASE_NAME") or None},
+    }
+
+
+DATABASES = {"default": _database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "people.Person"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "media/"
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("COGOV_LOG_LEVEL", "WARNING")},
+}
+
+# The city this installation serves by default (a tenant code; one installation may serve several).
+COGOV_DEFAULT_CITY = os.environ.get("COGOV_CITY", "3702")
+# Days after closing during which the reporter may reopen a case.
+COGOV_REOPEN_DAYS = int(os.environ.get("COGOV_REOPEN_DAYS", "7"))
+# Office hours for working-hour deadlines (local time).
+COGOV_OFFICE_HOURS = ((9, 0), (12, 0), (13, 30), (17, 30))
+# After the handling deadline a case rises community → sub-district; this many working days later → district.
+COGOV_ESCALATION_GRACE_DAYS = int(os.environ.get("COGOV_ESCALATION_GRACE_DAYS", "2"))
+# Outbox delivery: attempts before giving up and the first back-off in seconds (doubles each time).
+COGOV_OUTBOX_MAX_ATTEMPTS = 8
+COGOV_OUTBOX_BACKOFF_SECONDS = 30
+EMAIL_BACKEND = os.environ.get("COGOV_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("COGOV_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("COGOV_SMTP_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("COGOV_MAIL_FROM", "cogov@localhost")

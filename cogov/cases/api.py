@@ -7,7 +7,7 @@ import math
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, field_validator
 
 from cogov.cases import selectors, services, workflow
@@ -258,7 +258,7 @@ def report_case(request, payload: ReportIn):
     case = selectors.Case.objects.select_related(
         "category", "district", "subdistrict", "community", "station", "handler_unit", "suggested_unit", "reporter"
     ).get(pk=case.pk)
-    return 201, _case_out(case, actor)
+    return Status(201, _case_out(case, actor))
 
 
 class CaseListOut(Schema):

@@ -40,6 +40,7 @@ _MAX_DEPTH = 5
 #: Cells in the root grid per indexed unit (at least 1, at most _MAX_ROOT_CELLS).
 _ROOT_CELLS_PER_UNIT = 0.25
 _MAX_ROOT_CELLS = 1 << 18
+_DEBUG = False
 
 # shapely ≥ 2.1 has scalar fast paths (no numpy ufunc set-up per call); fall back to the public ufunc.
 _intersects_xy = getattr(shapely.lib, "intersects_xy_scalar", None) or (
@@ -136,146 +137,90 @@ class LocateIndex:
             float(unit_bounds[:, 2].max()),
             float(unit_bounds[:, 3].max()),
         )
-        self._build_grid(unit_bounds)
+        self._init_grid(unit_bounds)
         return self
 
-    def _build_grid(self, unit_bounds: np.ndarray) -> None:
-        """The adaptive grid of the fast path, level by level with array operations."""
+    def _init_grid(self, unit_bounds: np.ndarray) -> None:
+        """The root grid of the fast path; its cells are filled when a point first falls in them."""
         n_units = len(self._geoms)
-        geoms, rank, kind_code = self._geoms, self._rank, self._kind_code
         x_min, y_min, x_max, y_max = self._bounds  # type: ignore[misc]
         width = max(x_max - x_min, 1e-9)
         height = max(y_max - y_min, 1e-9)
         target = min(max(n_units * _ROOT_CELLS_PER_UNIT, 1.0), _MAX_ROOT_CELLS)
         cell = math.sqrt(width * height / target)
         cell = max(cell, width / 4096, height / 4096)
-        # Root grid: a spare column and row so that the rounding of the top edge stays inside.
-        n_cols = int(width / cell) + 2
-        n_rows = int(height / cell) + 2
-        magnitude = max(abs(x_min), abs(x_max), abs(y_min), abs(y_max), 1.0)
-        abs_margin = 1024 * math.ulp(magnitude)
-        none = np.int64(n_units)  # "no unit of this kind" sorts after every real rank
-        fan = _FANOUT
-
-        # Cells of the current level: integer coordinates, and the base (best rank per kind) known so far.
-        ci = np.repeat(np.arange(n_cols, dtype=np.int64), n_rows)
-        cj = np.tile(np.arange(n_rows, dtype=np.int64), n_cols)
-        base = np.full((len(ci), len(KINDS)), none, dtype=np.int64)
-        size = cell
-        boxes = _boxes(x_min, y_min, size, ci, cj, max(size * 1e-6, abs_margin))
-        pair_cell, pair_unit = self._tree.query(shapely.box(*boxes.T))  # type: ignore[union-attr]
-
-        level_child_base: list[np.ndarray] = []
-        level_leaf_base: list[np.ndarray] = []
-        level_leaf_cands: list[tuple[np.ndarray, np.ndarray]] = []
-        level_sizes: list[int] = []
-        depth = 0
-        while True:
-            n_cells = len(ci)
-            margin = max(size * 1e-6, abs_margin)
-            boxes = _boxes(x_min, y_min, size, ci, cj, margin)
-            # Numeric prefilter: bounding boxes that miss the grown cell cannot touch it.
-            pb = boxes[pair_cell]
-            ub = unit_bounds[pair_unit]
-            hit = (ub[:, 0] <= pb[:, 2]) & (ub[:, 2] >= pb[:, 0]) & (ub[:, 1] <= pb[:, 3]) & (ub[:, 3] >= pb[:, 1])
-            pair_cell, pair_unit, pb, ub = pair_cell[hit], pair_unit[hit], pb[hit], ub[hit]
-            # A unit can contain the cell only if its bounding box does.
-            maybe_in = (ub[:, 0] <= pb[:, 0]) & (ub[:, 1] <= pb[:, 1]) & (ub[:, 2] >= pb[:, 2]) & (ub[:, 3] >= pb[:, 3])
-            inside = np.zeros(len(pair_cell), dtype=bool)
-            keep = np.ones(len(pair_cell), dtype=bool)
-            if maybe_in.any():
-                idx = np.flatnonzero(maybe_in)
-                box_geoms = shapely.box(*pb[idx].T)
-                props = shapely.contains_properly(geoms[pair_unit[idx]], box_geoms)
-                inside[idx[props]] = True
-                rest = idx[~props]
-                if len(rest):
-                    keep[rest] = shapely.intersects(geoms[pair_unit[rest]], box_geoms[~props])
-            # Units containing the whole cell improve its base.
-            if inside.any():
-                cu = pair_unit[inside]
-                np.minimum.at(base, (pair_cell[inside], kind_code[cu]), rank[cu])
-            cand = keep & ~inside
-            pair_cell, pair_unit = pair_cell[cand], pair_unit[cand]
-            # A candidate larger than the cell's own unit of that kind can never win.
-            useful = rank[pair_unit] < base[pair_cell, kind_code[pair_unit]]
-            pair_cell, pair_unit = pair_cell[useful], pair_unit[useful]
-            counts = np.bincount(pair_cell, minlength=n_cells)
-            split = (counts > _MAX_CANDIDATES) if depth < _MAX_DEPTH else np.zeros(n_cells, dtype=bool)
-            n_split = int(split.sum())
-            child_base = np.full(n_cells, -1, dtype=np.int64)
-            child_base[split] = np.arange(n_split, dtype=np.int64) * fan * fan  # relative to the next level
-            level_child_base.append(child_base)
-            level_sizes.append(n_cells)
-            leaf_pairs = ~split[pair_cell]
-            level_leaf_base.append(base)
-            level_leaf_cands.append((pair_cell[leaf_pairs], pair_unit[leaf_pairs]))
-            if not n_split:
-                break
-            # Children: fan × fan per split cell, inheriting the base; their pairs are the parent's candidates.
-            split_idx = np.flatnonzero(split)
-            sub = np.arange(fan * fan, dtype=np.int64)
-            ci = (ci[split_idx, None] * fan + sub[None, :] // fan).ravel()
-            cj = (cj[split_idx, None] * fan + sub[None, :] % fan).ravel()
-            base = np.repeat(base[split_idx], fan * fan, axis=0)
-            parent_pos = np.full(n_cells, -1, dtype=np.int64)
-            parent_pos[split_idx] = np.arange(n_split, dtype=np.int64)
-            sp = ~leaf_pairs
-            p_cell = parent_pos[pair_cell[sp]]
-            p_unit = pair_unit[sp]
-            pair_cell = (p_cell[:, None] * fan * fan + sub[None, :]).ravel()
-            pair_unit = np.repeat(p_unit, fan * fan)
-            size = size / fan
-            depth += 1
-
-        self._assemble(level_sizes, level_child_base, level_leaf_base, level_leaf_cands)
-        self._x0, self._y0 = x_min, y_min
+        # A spare column and row, so that the rounding of the top edge still lands inside the grid.
+        self._n_cols = int(width / cell) + 2
+        self._n_rows = int(height / cell) + 2
+        self._cell = cell
         self._scale = 1.0 / cell
-        self._n_rows = n_rows
-        self._n_cols = n_cols
+        self._x0, self._y0 = x_min, y_min
+        magnitude = max(abs(x_min), abs(x_max), abs(y_min), abs(y_max), 1.0)
+        self._abs_margin = 1024 * math.ulp(magnitude)
+        self._root: list[Any] = [None] * (self._n_cols * self._n_rows)
+        self._unit_bounds = unit_bounds
+        self._none = n_units
+        self._answer_cache: dict[tuple[int, ...], dict[str, int]] = {}
+        self._geom_list = list(self._geoms)
+        self._rank_list = self._rank.tolist()
+        self._kind_list = self._kind_code.tolist()
+        self._rank_unit_list = self._rank_unit.tolist()
+        self._fills = 0
 
-    def _assemble(self, sizes, child_bases, bases, cands) -> None:
-        """Flatten the levels into global arrays: child pointers, answer per leaf, candidates per leaf."""
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
-        total = int(offsets[-1])
-        child = np.concatenate(
-            [np.where(cb >= 0, cb + offsets[d + 1] if d + 1 < len(sizes) else cb, -1) for d, cb in enumerate(child_bases)]
-        )
-        all_base = np.concatenate(bases)
-        is_leaf = child < 0
-        # Answers shared between leaves: unique rows of the per-kind best ranks.
-        uniq, inverse = np.unique(all_base[is_leaf], axis=0, return_inverse=True)
-        answer_id = np.full(total, -1, dtype=np.int64)
-        answer_id[is_leaf] = inverse.ravel()
-        n_units = len(self._geoms)
-        ids = self._ids
-        rank_unit = self._rank_unit.tolist()
-        answers: list[dict[str, int]] = []
-        for row in uniq.tolist():
-            answers.append({KINDS[k]: ids[rank_unit[r]] for k, r in enumerate(row) if r != n_units})
-        # Candidates: per leaf, largest first, so that a later hit (smaller) overrides an earlier one.
-        c_node = np.concatenate([c + offsets[d] for d, (c, _u) in enumerate(cands)])
-        c_unit = np.concatenate([u for (_c, u) in cands])
-        order = np.lexsort((-self._rank[c_unit], c_node))
-        c_node, c_unit = c_node[order], c_unit[order]
-        ptr = np.zeros(total + 1, dtype=np.int64)
-        np.cumsum(np.bincount(c_node, minlength=total), out=ptr[1:])
+    def _fill(self, ci: int, cj: int, depth: int, base: list[int] | None, parent: np.ndarray | None) -> Any:
+        """Classify the units of one cell: a leaf (answer, candidates) or, when crowded, a node of children."""
+        self._fills += 1
+        size = self._cell / _FANOUT**depth
+        margin = max(size * 1e-6, self._abs_margin)
+        bx0 = self._x0 + ci * size - margin
+        by0 = self._y0 + cj * size - margin
+        bx1 = self._x0 + (ci + 1) * size + margin
+        by1 = self._y0 + (cj + 1) * size + margin
+        box = shapely.box(bx0, by0, bx1, by1)
+        if parent is None:
+            units = self._tree.query(box)  # type: ignore[union-attr]
+            base = [self._none] * len(KINDS)
+        else:
+            ub = self._unit_bounds[parent]
+            units = parent[(ub[:, 0] <= bx1) & (ub[:, 2] >= bx0) & (ub[:, 1] <= by1) & (ub[:, 3] >= by0)]
+        base = list(base)  # type: ignore[arg-type]
+        cands: list[int] = []
+        if len(units):
+            ub = self._unit_bounds[units]
+            maybe_in = (ub[:, 0] <= bx0) & (ub[:, 1] <= by0) & (ub[:, 2] >= bx1) & (ub[:, 3] >= by1)
+            g = self._geoms[units]
+            inside = np.zeros(len(units), dtype=bool)
+            if maybe_in.any():
+                inside[maybe_in] = shapely.contains_properly(g[maybe_in], box)
+            rest = ~inside
+            touch = np.zeros(len(units), dtype=bool)
+            touch[rest] = shapely.intersects(g[rest], box)
+            rank, kind = self._rank_list, self._kind_list
+            for u in units[inside].tolist():
+                if rank[u] < base[kind[u]]:
+                    base[kind[u]] = rank[u]
+            cands = [u for u in units[touch].tolist() if rank[u] < base[kind[u]]]
+        if len(cands) > _MAX_CANDIDATES and depth < _MAX_DEPTH:
+            node: list[Any] = [None] * (_FANOUT * _FANOUT)
+            node.append((ci, cj, depth, base, np.array(cands, dtype=np.int64)))
+            return node
+        key = tuple(base)
+        answer = self._answer_cache.get(key)
+        if answer is None:
+            ids, ru, none = self._ids, self._rank_unit_list, self._none
+            answer = {KINDS[k]: ids[ru[r]] for k, r in enumerate(base) if r != none}
+            self._answer_cache[key] = answer
+        rank = self._rank_list
+        cands.sort(key=rank.__getitem__, reverse=True)
+        geoms, kinds, ids = self._geom_list, self._kinds, self._ids
+        return (answer, tuple((geoms[u], kinds[u], ids[u]) for u in cands))
 
-        self._node_child = array("q", child.astype(np.int64).tobytes())
-        self._node_answer = array("q", answer_id.tobytes())
-        self._node_ptr = array("q", ptr.tobytes())
-        self._answers = answers
-        geoms_list = list(self._geoms)
-        unit_list = c_unit.tolist()
-        self._cand_geom = [geoms_list[u] for u in unit_list]
-        self._cand_kind = [self._kinds[u] for u in unit_list]
-        self._cand_id = [ids[u] for u in unit_list]
-        # numpy views for the batched path
-        self._np_child = child
-        self._np_answer = answer_id
-        self._np_ptr = ptr
-        self._np_cand_unit = c_unit
-        self._n_nodes = total
+    def _child(self, node: list[Any], k: int) -> Any:
+        """Fill child k of a node."""
+        ci, cj, depth, base, cands = node[-1]
+        child = self._fill(ci * _FANOUT + k // _FANOUT, cj * _FANOUT + k % _FANOUT, depth + 1, base, cands)
+        node[k] = child
+        return child
 
     # ------------------------------------------------------------------ queries
 
@@ -294,23 +239,21 @@ class LocateIndex:
             return {}  # also for NaN
         v = (lon - self._x0) * self._scale
         w = (lat - self._y0) * self._scale
-        node = int(v) * self._n_rows + int(w)
-        child = self._node_child
-        nxt = child[node]
-        if nxt >= 0:
-            f = 1
-            while nxt >= 0:
-                f *= _FANOUT
-                node = nxt + (int(v * f) % _FANOUT) * _FANOUT + int(w * f) % _FANOUT
-                nxt = child[node]
-        result = self._answers[self._node_answer[node]].copy()
-        ptr = self._node_ptr
-        start, end = ptr[node], ptr[node + 1]
-        if start != end:
-            geom, kind, ids = self._cand_geom, self._cand_kind, self._cand_id
-            for k in range(start, end):
-                if _intersects_xy(geom[k], lon, lat):
-                    result[kind[k]] = ids[k]
+        i, j = int(v), int(w)
+        cell = self._root[i * self._n_rows + j]
+        if cell is None:
+            cell = self._root[i * self._n_rows + j] = self._fill(i, j, 0, None, None)
+        f = 1
+        while cell.__class__ is list:
+            f *= _FANOUT
+            k = (int(v * f) % _FANOUT) * _FANOUT + int(w * f) % _FANOUT
+            nxt = cell[k]
+            cell = self._child(cell, k) if nxt is None else nxt
+        answer, cands = cell
+        result = answer.copy()
+        for geom, kind, unit_id in cands:
+            if _intersects_xy(geom, lon, lat):
+                result[kind] = unit_id
         return result
 
     def locate_exact(self, lon: float, lat: float) -> dict[str, int]:
@@ -332,57 +275,13 @@ class LocateIndex:
         return {kind: self._ids[u] for kind, u in best.items()}
 
     def locate_many(self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray) -> list[dict[str, int]]:
-        """:meth:`locate` for arrays of points, with array operations; one dict per point, in order."""
+        """:meth:`locate` for arrays of points; one dict per point, in order."""
         xs = np.asarray(lons, dtype=np.float64).ravel()
         ys = np.asarray(lats, dtype=np.float64).ravel()
         if xs.shape != ys.shape:
             raise ValueError("lons and lats differ in length")
-        n = len(xs)
-        b = self._bounds
-        if b is None or n == 0:
-            return [{} for _ in range(n)]
-        ok = (xs >= b[0]) & (xs <= b[2]) & (ys >= b[1]) & (ys <= b[3])  # NaN fails too
-        idx = np.flatnonzero(ok)
-        out: list[dict[str, int]] = [{} for _ in range(n)] if len(idx) < n else []
-        if not len(idx):
-            return out
-        x, y = xs[idx], ys[idx]
-        v = (x - self._x0) * self._scale
-        w = (y - self._y0) * self._scale
-        node = v.astype(np.int64) * self._n_rows + w.astype(np.int64)
-        child = self._np_child
-        nxt = child[node]
-        f = 1
-        deep = np.flatnonzero(nxt >= 0)
-        while len(deep):
-            f *= _FANOUT
-            node[deep] = (
-                nxt[deep]
-                + ((v[deep] * f).astype(np.int64) % _FANOUT) * _FANOUT
-                + (w[deep] * f).astype(np.int64) % _FANOUT
-            )
-            nxt_deep = child[node[deep]]
-            nxt[deep] = nxt_deep
-            deep = deep[nxt_deep >= 0]
-        answers = self._answers
-        found = [answers[a].copy() for a in self._np_answer[node].tolist()]
-        start = self._np_ptr[node]
-        count = self._np_ptr[node + 1] - start
-        has = np.flatnonzero(count)
-        if len(has):
-            c = count[has]
-            point = np.repeat(has, c)
-            first = np.repeat(start[has] - np.cumsum(c) + c, c)
-            k = first + np.arange(len(point))
-            hit = shapely.intersects_xy(self._geoms[self._np_cand_unit[k]], x[point], y[point])
-            kind, ids = self._cand_kind, self._cand_id
-            for p, kk in zip(point[hit].tolist(), k[hit].tolist()):
-                found[p][kind[kk]] = ids[kk]
-        if len(idx) == n:
-            return found
-        for i, res in zip(idx.tolist(), found):
-            out[i] = res
-        return out
+        loc = self.locate
+        return [loc(x, y) for x, y in zip(xs.tolist(), ys.tolist())]
 
 
 def _boxes(x0: float, y0: float, size: float, ci: np.ndarray, cj: np.ndarray, margin: float) -> np.ndarray:

@@ -221,3 +221,14 @@ def mermaid() -> str:
             lines.append(f"    {s} --> {t.to}: {t.action} {ACTIONS[t.action]}")
     lines += ["    closed --> [*]", "    not_accepted --> [*]", "    merged --> [*]"]
     return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The table as Markdown (docs/workflow.md)."""
+    rows = ["| 可在状态 from | 操作 action | 新状态 to | 角色 roles | 必填 required |", "|---|---|---|---|---|"]
+    for t in TABLE:
+        sources = ", ".join(s or "（新案件）" for s in t.sources)
+        to = "（不变）" if t.to == SAME else t.to
+        rows.append(f"| {sources} | `{t.action}` {ACTIONS[t.action]} | {to} | {', '.join(t.roles)} | "
+                    f"{', '.join(t.required) or '—'} |")
+    return "\n".join(rows)

@@ -192,4 +192,7 @@ def city_bump_geo_version(*, city: City) -> None:
     if bounds:
         City.objects.filter(pk=city.pk).update(min_lon=bounds[0], min_lat=bounds[1], max_lon=bounds[2],
                                                max_lat=bounds[3])
+    # forget now (this process sees its own change at once) and again after commit (or rollback, where the
+    # version read back differs and the next lookup rebuilds)
+    selectors.forget_index(city.pk)
     transaction.on_commit(lambda: selectors.forget_index(city.pk))

@@ -7,7 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from cogov.cases import deadlines
 from cogov.cases.models import CalendarDay, CalendarYear, Case, Category
 from cogov.errors import DomainError
-from cogov.people.permissions import Actor, roles_on_case, visible_cases
+from cogov.people.permissions import Actor, case_not_found, roles_on_case, visible_cases
 
 _LIBRARY = None
 
@@ -43,7 +43,7 @@ def case_get_for_actor(actor: Actor, number: str) -> Case:
         .first()
     )
     if case is None or not roles_on_case(actor, case):
-        raise DomainError("case_not_found", f"案件 {number} 不存在或不在您的管辖范围内", status=404)
+        raise case_not_found(number)
     return case
 
 

@@ -20,7 +20,7 @@ from cogov.geo import selectors as geo
 from cogov.geo.models import KINDS, City, Unit
 from cogov.notify.services import AUDIENCE, outbox_enqueue_case_event
 from cogov.people.models import RoleAssignment, ServiceUnit
-from cogov.people.permissions import HEAD_ROLES, Actor, role_for_action, system_actor
+from cogov.people.permissions import HEAD_ROLES, Actor, case_not_found, role_for_action, roles_on_case, system_actor
 
 DEFAULT_LIMITS = {"first_response": (1.0, "working_hours"), "handling": (3.0, "working_days")}
 #: The data each action may carry (anything else is refused, so typos never pass silently).
@@ -247,7 +247,8 @@ def _prepare(case: Case, action: str, data: dict, actor: Actor, at: dt.datetime)
         data = {**data, "unit": unit.pk, "unit_name": unit.name}
     elif action == "merge":
         target = Case.objects.filter(city_id=case.city_id, number=str(data.get("into", ""))).first()
-        if target is None or target.pk == case.pk:
+        # a target outside the actor's area is treated as missing: merging must not reveal that it exists
+        if target is None or target.pk == case.pk or not (actor.system or roles_on_case(actor, target)):
             raise DomainError("unknown_case", "合并目标案件不存在（或就是本案件）")
         if target.state in workflow.TERMINAL:
             raise DomainError("bad_merge_target", "不能合并到已合并或不予立案的案件", status=409)
@@ -278,10 +279,10 @@ def case_act(*, city_id: int, number: str, actor: Actor, action: str, data: Mapp
                           detail={"fields": unknown})
     at = clock.now()
     with transaction.atomic():
-        case = (Case.objects.select_for_update().select_related("category").filter(city_id=city_id, number=number)
+        case = (Case.objects.select_for_update(of=("self",)).select_related("category").filter(city_id=city_id, number=number)
                 .first())
         if case is None:
-            raise DomainError("case_not_found", f"案件 {number} 不存在或不在您的管辖范围内", status=404)
+            raise case_not_found(number)
         allowed = None
         if action in ("verify", "rework"):
             has_account = bool(case.reported_by_id)

@@ -1,34 +1,50 @@
 """The locate index (定位索引): every unit of the governed city that contains a point, in memory.
 
 Pure: shapely and numpy, no Django. Built from ``(unit_id, kind, geometry)`` rows; a process keeps one index per
-geography version and rebuilds when the city's version moves on.
+geography version and builds a new one when the city's version moves on.
 
 Two paths give the same answer:
 
 - the exact path, :meth:`LocateIndex.locate_exact`: one STRtree query with the ``intersects`` predicate (a point
   on a boundary counts as inside), then per kind the unit with the smallest area (ties: the smallest id);
-- the fast path, :meth:`LocateIndex.locate` and :meth:`LocateIndex.locate_many`: an adaptive grid built once
-  over the city. Every leaf cell knows the units that contain the whole cell (its answer, shared between cells)
-  and the few units whose boundary crosses it (its candidates). A lookup is a few integer operations to find
-  the leaf, a copy of the leaf's answer and one GEOS point-in-polygon test per candidate.
+- the fast path, :meth:`LocateIndex.locate` and :meth:`LocateIndex.locate_many`: an adaptive grid over the
+  city, filled lazily. The first point that falls in a cell classifies the units that may touch it (from the
+  STRtree for a root cell, from the parent's candidates below): those containing the whole cell make its
+  answer (a dict shared between cells), those whose boundary crosses it its candidates; a cell with more than
+  a few candidates becomes 4 × 4 children, filled in turn when a point falls in them. Afterwards a lookup in
+  that cell is a few integer operations, a copy of the answer and one GEOS point-in-polygon test per
+  candidate (at most a handful). Building the index does no grid work, so it stays fast; the first lookups
+  in each part of the city pay for their cells (tens of microseconds each, about twice an exact query).
 
-Exactness of the grid: a unit is put in a cell's answer only if it contains the cell's box grown by a margin
-properly (no boundary point inside the grown box), and dropped only if it does not intersect the grown box; the
-margin is far larger than the rounding of the cell arithmetic, so every point that the arithmetic sends to a
-cell lies inside the grown box. Everything else is a candidate and is tested exactly.
+Exactness of the grid: a unit joins a cell's answer only if it contains the cell's box grown by a margin
+properly (no boundary point inside the grown box), and is dropped only if it misses the grown box; the margin
+(a millionth of the cell, at least 1024 units in the last place of the coordinates) is far larger than the
+rounding of the cell arithmetic, so every point that the arithmetic sends to a cell lies inside its grown box.
+Everything else is a candidate and is tested exactly, with the same GEOS predicate as the exact path.
+
+Threads: filling a cell builds it aside and publishes it with one list store, so concurrent lookups see either
+nothing (and fill the same cell again, harmlessly) or the whole cell.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import shapely
 
-KINDS = ("district", "subdistrict", "community", "station", "area", "street", "courtyard", "building")  # coarse → fine
+KINDS = (
+    "district",
+    "subdistrict",
+    "community",
+    "station",
+    "area",
+    "street",
+    "courtyard",
+    "building",
+)  # coarse → fine
 _KIND_INDEX = {kind: i for i, kind in enumerate(KINDS)}
 
 #: Children per side when a cell is split (4 × 4 = 16 children; a power of two keeps the arithmetic exact).
@@ -40,11 +56,19 @@ _MAX_DEPTH = 5
 #: Cells in the root grid per indexed unit (at least 1, at most _MAX_ROOT_CELLS).
 _ROOT_CELLS_PER_UNIT = 0.25
 _MAX_ROOT_CELLS = 1 << 18
-_DEBUG = False
+#: locate_many sorts the points by grid cells this many times finer than the root grid, from this many points.
+_SORT_CELLS = 64
+_SORT_FROM = 64
+#: Prepare geometries with more coordinates than this.
+_PREPARE_FROM = 16
 
-# shapely ≥ 2.1 has scalar fast paths (no numpy ufunc set-up per call); fall back to the public ufunc.
+# shapely ≥ 2.1 has scalar fast paths (no numpy ufunc set-up per call); fall back to the public ufuncs.
 _intersects_xy = getattr(shapely.lib, "intersects_xy_scalar", None) or (
     lambda geom, x, y: bool(shapely.intersects_xy(geom, x, y))
+)
+_intersects = getattr(shapely.lib, "intersects_scalar", None) or (lambda a, b: bool(shapely.intersects(a, b)))
+_contains_properly = getattr(shapely.lib, "contains_properly_scalar", None) or (
+    lambda a, b: bool(shapely.contains_properly(a, b))
 )
 
 
@@ -70,7 +94,7 @@ class LocateIndex:
     """Every unit containing a point, from an STRtree (no database query per point).
 
     Build with :meth:`build`; then :meth:`locate` (one point), :meth:`locate_many` (arrays of points) and
-    :meth:`bounds`. An index never changes once built, so threads may share it.
+    :meth:`bounds`. Its answers never change once built; threads may share it (see the module's notes).
     """
 
     version: int
@@ -120,7 +144,8 @@ class LocateIndex:
         bad = ~shapely.is_valid(geoms)
         if bad.any():
             geoms[bad] = shapely.make_valid(geoms[bad])
-        shapely.prepare(geoms)
+        # Prepared geometries (an index of the edges) pay off for long rings only; small ones stay lean.
+        shapely.prepare(geoms[shapely.get_num_coordinates(geoms) > _PREPARE_FROM])
         self._tree = shapely.STRtree(geoms)
         area = shapely.area(geoms)
         # Rank: position when sorted by (area, id); the smallest rank of a kind wins.
@@ -158,7 +183,7 @@ class LocateIndex:
         magnitude = max(abs(x_min), abs(x_max), abs(y_min), abs(y_max), 1.0)
         self._abs_margin = 1024 * math.ulp(magnitude)
         self._root: list[Any] = [None] * (self._n_cols * self._n_rows)
-        self._unit_bounds = unit_bounds
+        self._bounds_list = [tuple(b) for b in unit_bounds.tolist()]
         self._none = n_units
         self._answer_cache: dict[tuple[int, ...], dict[str, int]] = {}
         self._geom_list = list(self._geoms)
@@ -167,8 +192,14 @@ class LocateIndex:
         self._rank_unit_list = self._rank_unit.tolist()
         self._fills = 0
 
-    def _fill(self, ci: int, cj: int, depth: int, base: list[int] | None, parent: np.ndarray | None) -> Any:
-        """Classify the units of one cell: a leaf (answer, candidates) or, when crowded, a node of children."""
+    def _fill(
+        self, ci: int, cj: int, depth: int, base: tuple[int, ...] | None, parent: list[int] | None
+    ) -> Any:
+        """Classify the units that may touch one cell: a leaf ``(answer, candidates)``, or a node when crowded.
+
+        Called the first time a point falls in the cell. A unit joins the answer only if it contains the cell
+        grown by the margin properly; it is dropped only if it misses the grown cell; otherwise it is a candidate.
+        """
         self._fills += 1
         size = self._cell / _FANOUT**depth
         margin = max(size * 1e-6, self._abs_margin)
@@ -177,42 +208,40 @@ class LocateIndex:
         bx1 = self._x0 + (ci + 1) * size + margin
         by1 = self._y0 + (cj + 1) * size + margin
         box = shapely.box(bx0, by0, bx1, by1)
+        ub = self._bounds_list
         if parent is None:
-            units = self._tree.query(box)  # type: ignore[union-attr]
-            base = [self._none] * len(KINDS)
+            units = self._tree.query(box).tolist()  # type: ignore[union-attr]
+            best = [self._none] * len(KINDS)
         else:
-            ub = self._unit_bounds[parent]
-            units = parent[(ub[:, 0] <= bx1) & (ub[:, 2] >= bx0) & (ub[:, 1] <= by1) & (ub[:, 3] >= by0)]
-        base = list(base)  # type: ignore[arg-type]
-        cands: list[int] = []
-        if len(units):
-            ub = self._unit_bounds[units]
-            maybe_in = (ub[:, 0] <= bx0) & (ub[:, 1] <= by0) & (ub[:, 2] >= bx1) & (ub[:, 3] >= by1)
-            g = self._geoms[units]
-            inside = np.zeros(len(units), dtype=bool)
-            if maybe_in.any():
-                inside[maybe_in] = shapely.contains_properly(g[maybe_in], box)
-            rest = ~inside
-            touch = np.zeros(len(units), dtype=bool)
-            touch[rest] = shapely.intersects(g[rest], box)
-            rank, kind = self._rank_list, self._kind_list
-            for u in units[inside].tolist():
-                if rank[u] < base[kind[u]]:
-                    base[kind[u]] = rank[u]
-            cands = [u for u in units[touch].tolist() if rank[u] < base[kind[u]]]
+            units = [
+                u
+                for u in parent
+                if ub[u][0] <= bx1 and ub[u][2] >= bx0 and ub[u][1] <= by1 and ub[u][3] >= by0
+            ]
+            best = list(base)  # type: ignore[arg-type]
+        rank, kind, geoms = self._rank_list, self._kind_list, self._geom_list
+        touching: list[int] = []
+        for u in units:
+            x0, y0, x1, y1 = ub[u]
+            if x0 <= bx0 and y0 <= by0 and x1 >= bx1 and y1 >= by1 and _contains_properly(geoms[u], box):
+                best[kind[u]] = min(best[kind[u]], rank[u])
+            elif _intersects(geoms[u], box):
+                touching.append(u)
+        # A candidate larger than the cell's own unit of its kind can never win.
+        cands = [u for u in touching if rank[u] < best[kind[u]]]
         if len(cands) > _MAX_CANDIDATES and depth < _MAX_DEPTH:
             node: list[Any] = [None] * (_FANOUT * _FANOUT)
-            node.append((ci, cj, depth, base, np.array(cands, dtype=np.int64)))
+            node.append((ci, cj, depth, tuple(best), cands))
             return node
-        key = tuple(base)
+        key = tuple(best)
         answer = self._answer_cache.get(key)
         if answer is None:
             ids, ru, none = self._ids, self._rank_unit_list, self._none
-            answer = {KINDS[k]: ids[ru[r]] for k, r in enumerate(base) if r != none}
+            answer = {KINDS[k]: ids[ru[r]] for k, r in enumerate(best) if r != none}
             self._answer_cache[key] = answer
-        rank = self._rank_list
+        # Largest first: a later hit (smaller) overrides an earlier one of the same kind.
         cands.sort(key=rank.__getitem__, reverse=True)
-        geoms, kinds, ids = self._geom_list, self._kinds, self._ids
+        kinds, ids = self._kinds, self._ids
         return (answer, tuple((geoms[u], kinds[u], ids[u]) for u in cands))
 
     def _child(self, node: list[Any], k: int) -> Any:
@@ -274,24 +303,33 @@ class LocateIndex:
                 best[kind] = u
         return {kind: self._ids[u] for kind, u in best.items()}
 
-    def locate_many(self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray) -> list[dict[str, int]]:
-        """:meth:`locate` for arrays of points; one dict per point, in order."""
+    def locate_many(
+        self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+    ) -> list[dict[str, int]]:
+        """:meth:`locate` for arrays of points; one fresh dict per point, in order.
+
+        The points are visited in grid order (one sort), so that neighbours share cells, candidates and
+        geometries while these are in the processor's cache; each answer equals :meth:`locate`'s.
+        """
         xs = np.asarray(lons, dtype=np.float64).ravel()
         ys = np.asarray(lats, dtype=np.float64).ravel()
         if xs.shape != ys.shape:
             raise ValueError("lons and lats differ in length")
         loc = self.locate
-        return [loc(x, y) for x, y in zip(xs.tolist(), ys.tolist())]
-
-
-def _boxes(x0: float, y0: float, size: float, ci: np.ndarray, cj: np.ndarray, margin: float) -> np.ndarray:
-    """Grown boxes (minx, miny, maxx, maxy) of the cells with integer coordinates (ci, cj) of the given size."""
-    out = np.empty((len(ci), 4))
-    out[:, 0] = x0 + ci * size - margin
-    out[:, 1] = y0 + cj * size - margin
-    out[:, 2] = x0 + (ci + 1) * size + margin
-    out[:, 3] = y0 + (cj + 1) * size + margin
-    return out
+        if self._bounds is None or len(xs) < _SORT_FROM:
+            return [loc(x, y) for x, y in zip(xs.tolist(), ys.tolist())]
+        x_min, y_min, x_max, y_max = self._bounds
+        inside = (xs >= x_min) & (xs <= x_max) & (ys >= y_min) & (ys <= y_max)  # NaN is outside
+        out: list[dict[str, int]] = [{} if not ok else None for ok in inside.tolist()]  # type: ignore[misc]
+        idx = np.flatnonzero(inside)
+        fine = self._scale * _SORT_CELLS
+        key = np.floor((xs[idx] - self._x0) * fine) * (self._n_rows * _SORT_CELLS) + np.floor(
+            (ys[idx] - self._y0) * fine
+        )
+        order = idx[np.argsort(key, kind="stable")]
+        for i, x, y in zip(order.tolist(), xs[order].tolist(), ys[order].tolist()):
+            out[i] = loc(x, y)
+        return out
 
 
 def _parse_all(raw: list[object]) -> np.ndarray:

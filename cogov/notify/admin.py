@@ -1,4 +1,4 @@
-"""Admin for notifications (通知): the robots and mailboxes a city configures, the outbox to watch, the inboxes."""
+"""Admin for notifications (通知): the robots and mailboxes a city configures, the outbox, the inboxes."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ class EndpointAdmin(admin.ModelAdmin):
 class OutboxMessageAdmin(admin.ModelAdmin):
     """发件箱: watch deliveries; the only change allowed is to retry."""
 
-    list_display = ("id", "channel_name", "recipient_short", "title", "attempts", "next_attempt_at", "sent_at",
-                    "failed_at", "error_short")
-    list_filter = ("channel", ("sent_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter),
-                   "city")
+    list_display = ("id", "channel_name", "recipient_short", "title", "attempts", "next_attempt_at",
+                    "sent_at", "failed_at", "error_short")
+    list_filter = ("channel", ("sent_at", admin.EmptyFieldListFilter),
+                   ("failed_at", admin.EmptyFieldListFilter), "city")
     search_fields = ("dedup_key", "recipient")
     date_hierarchy = "created_at"
     ordering = ("-id",)

@@ -1,10 +1,11 @@
 """Deliver the outbox (投递): claim due messages, send each outside any transaction, record the outcome.
 
-Two workers never send one message twice: a short transaction claims a batch (``SELECT … FOR UPDATE SKIP LOCKED``
-on PostgreSQL; on SQLite the IMMEDIATE transaction serialises writers) and every claim is a conditional
-``UPDATE … WHERE id = ? AND attempts = ? AND next_attempt_at = ?`` whose row count is checked, which holds on both
-databases even without row locks. A claim is a lease: a worker that dies mid-batch leaves its messages due again
-once the lease runs out, and the receiver recognises the repeat by the ``X-Cogov-Dedup-Key`` header.
+Two workers never send one message twice: a short transaction claims a batch
+(``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the IMMEDIATE transaction serialises
+writers) and every claim is a conditional ``UPDATE … WHERE id = ? AND attempts = ? AND
+next_attempt_at = ?`` whose row count is checked, which holds on both databases even without row
+locks. A claim is a lease: a worker that dies mid-batch leaves its messages due again once the lease
+runs out, and the receiver recognises the repeat by the ``X-Cogov-Dedup-Key`` header.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class _Claim:
 
 def deliver_due(*, limit: int = 100, now: dt.datetime | None = None,
                 stop: threading.Event | None = None) -> DeliveryStats:
-    """Deliver up to ``limit`` due outbox messages, oldest due first; one dead receiver never holds up the rest.
+    """Deliver up to ``limit`` due outbox messages, oldest due first; a dead receiver holds up nothing else.
 
     Claims in chunks small enough that a chunk is sent well within the lease even if every receiver times out.
     ``stop`` (set by a signal) ends the pass after the current message; the rest of the chunk is handed back.
@@ -112,7 +113,7 @@ def deliver_due(*, limit: int = 100, now: dt.datetime | None = None,
 
 
 def _claim(*, now: dt.datetime, size: int) -> tuple[list[_Claim], int]:
-    """Claim up to ``size`` due messages in one short transaction; returns (claims, lost to another worker)."""
+    """Claim up to ``size`` due messages in one short transaction; returns (claims, lost to others)."""
     with transaction.atomic():
         due = OutboxMessage.objects.filter(
             sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now
@@ -148,7 +149,8 @@ def _mine(claim: _Claim):
                                         sent_at__isnull=True, failed_at__isnull=True)
 
 
-def _deliver_one(claim: _Claim, *, now: dt.datetime | None, unreachable: set[str], stats: DeliveryStats) -> None:
+def _deliver_one(claim: _Claim, *, now: dt.datetime | None, unreachable: set[str],
+                 stats: DeliveryStats) -> None:
     m = claim.message
     receiver = _receiver(m)
     if receiver in unreachable:
@@ -169,7 +171,8 @@ def _deliver_one(claim: _Claim, *, now: dt.datetime | None, unreachable: set[str
         _record_failure(claim, e, at=now or clock.now(), permanent=False, stats=stats)
         return
     # Sent: mark it even if our lease ran out meanwhile (the receiver de-duplicates a second copy).
-    OutboxMessage.objects.filter(pk=m.pk, sent_at__isnull=True).update(sent_at=now or clock.now(), last_error="")
+    sent = OutboxMessage.objects.filter(pk=m.pk, sent_at__isnull=True)
+    sent.update(sent_at=now or clock.now(), last_error="")
     stats.sent += 1
 
 
@@ -187,7 +190,8 @@ def _record_failure(claim: _Claim, error: BaseException, *, at: dt.datetime, per
                     stats: DeliveryStats) -> None:
     m = claim.message
     text = f"{type(error).__name__}: {error}"[:2000]
-    logger.warning("outbox %s (%s → %s) attempt %s failed: %s", m.pk, m.channel, m.recipient, m.attempts, text)
+    logger.warning("outbox %s (%s → %s) attempt %s failed: %s",
+                   m.pk, m.channel, m.recipient, m.attempts, text)
     if permanent or m.attempts >= settings.COGOV_OUTBOX_MAX_ATTEMPTS:
         _mine(claim).update(failed_at=at, next_attempt_at=at, last_error=text)
         stats.failed += 1
@@ -206,7 +210,7 @@ def _release(claim: _Claim, *, next_attempt_at: dt.datetime, note: str) -> None:
 
 
 def outbox_retry_now(*, message_ids: list[int]) -> int:
-    """Give failed or waiting messages a fresh start (attempts from zero, due now); sent ones are left alone."""
+    """Give failed or waiting messages a fresh start (attempts from zero, due now); sent ones stay."""
     return OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).update(
         failed_at=None, attempts=0, next_attempt_at=clock.now(), last_error=""
     )

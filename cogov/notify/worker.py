@@ -27,12 +27,12 @@ TASKS_PER_TURN = 20
 
 def run_worker(*, once: bool = False, sweep_every: float = 60.0, poll: float = 1.0,
                stop: threading.Event | None = None, tasks: bool = True) -> None:
-    """Deliver due messages until none is due, sweep overdue cases every ``sweep_every`` seconds, run queued
-    Django tasks, then wait ``poll`` seconds and start again.
+    """Sweep overdue cases every ``sweep_every`` seconds, run queued Django tasks, deliver due messages until
+    none is due, then wait ``poll`` seconds and start again.
 
-    ``once``: one turn (sweep, tasks, deliveries), then return; errors propagate. Otherwise errors are logged and
-    the loop goes on. SIGTERM/SIGINT (when run in the main thread) or ``stop`` end the loop after the current
-    message; a second signal stops at once.
+    ``once``: one turn (sweep, tasks, deliveries), then return; errors propagate. Otherwise errors are
+    logged and the loop goes on. SIGTERM/SIGINT (when run in the main thread) or ``stop`` end the loop
+    after the current message; a second signal stops at once.
     """
     stop = stop or threading.Event()
     restore = _install_signal_handlers(stop) if threading.current_thread() is threading.main_thread() else {}
@@ -45,7 +45,7 @@ def run_worker(*, once: bool = False, sweep_every: float = 60.0, poll: float = 1
                     last_sweep = time.monotonic()
                     sweep_overdue()
                 if tasks and not stop.is_set():
-                    run_queued_tasks(max_tasks=TASKS_PER_TURN)
+                    run_queued_tasks(max_tasks=TASKS_PER_TURN, stop=stop)
                 deliver_all_due(stop=stop)
             except Exception:
                 if once:
@@ -94,21 +94,37 @@ def sweep_overdue() -> dict[str, list[str]]:
     return escalated
 
 
-def run_queued_tasks(*, max_tasks: int = TASKS_PER_TURN) -> int:
-    """Run up to ``max_tasks`` ready Django tasks of the django-tasks-db backend (any queue), as its
-    ``db_worker`` would; returns how many ran. Nothing happens when the default backend is not the database."""
+def run_queued_tasks(*, max_tasks: int = TASKS_PER_TURN, stop: threading.Event | None = None) -> int:
+    """Run up to ``max_tasks`` ready Django tasks of the django-tasks-db backend (any queue), claimed and
+    run as its ``db_worker`` does; returns how many ran. Nothing happens unless the default backend is the
+    database.
+
+    Not ``Worker.run()`` itself: it would install its own signal handlers, and its batch mode never returns
+    while SQLite is locked; here a locked database is an error of this turn, and the loop waits.
+    """
     from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, task_backends
     from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+    from django_tasks_db.utils import exclusive_transaction
 
     backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
     if not isinstance(backend, DatabaseBackend):
         return 0
     worker_id = f"cogov-{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"[:64]
-    worker = Worker(queue_names=["*"], interval=0, batch=True, backend_name=backend.alias, startup_delay=False,
-                    max_tasks=max_tasks, worker_id=worker_id, excluded_queue_names=[])
-    worker.run()  # no configure_signals(): our own handlers stay in place
-    return getattr(worker, "_run_tasks", 0)
+    worker = Worker(queue_names=["*"], interval=0, batch=True, backend_name=backend.alias,
+                    startup_delay=False, max_tasks=max_tasks, worker_id=worker_id, excluded_queue_names=[])
+    ran = 0
+    while ran < max_tasks and not (stop and stop.is_set()):
+        ready = DBTaskResult.objects.ready().filter(backend_name=backend.alias)
+        with exclusive_transaction(ready.db):
+            result = ready.get_locked()
+            if result is None:
+                break
+            result.claim(worker_id)
+        worker.run_task(result)  # records success or failure on the task's row, sends the task signals
+        ran += 1
+    return ran
 
 
 def _refresh_connection() -> None:

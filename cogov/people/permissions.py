@@ -102,11 +102,16 @@ def roles_on_case(actor: Actor, case) -> set[str]:
     return roles
 
 
+def case_not_found(number: str) -> workflow.WorkflowError:
+    """The one answer for a case that does not exist and for one outside the caller's area (no existence leak)."""
+    return workflow.WorkflowError("case_not_found", f"案件 {number} 不存在或不在您的管辖范围内", status=404)
+
+
 def role_for_action(actor: Actor, case, action: str, *, allowed: tuple[str, ...] | None = None) -> str:
     """The role in which ``actor`` takes ``action`` on ``case``; raises 404 if invisible, 403 if not allowed."""
     roles = roles_on_case(actor, case)
     if not roles:
-        raise workflow.WorkflowError("case_not_found", "案件不存在或不在您的管辖范围内", status=404)
+        raise case_not_found(case.number)
     t = workflow.transition_for(case.state, action)
     permitted = allowed if allowed is not None else t.roles
     for role in permitted:  # the table's order: the most specific role first

@@ -59,6 +59,12 @@ class SmallCity:
         return actor_for(self.people[name], city_id=self.city.pk)
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Test accounts use a fast hasher: PBKDF2 would spend seconds on each small city's dozen passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def frozen_clock():
     """The clock frozen on a working Tuesday morning (2026-11-24 10:00 Beijing)."""

@@ -34,6 +34,11 @@ class ErrorOut(Schema):
     detail: dict | None = None
 
 
+def errors(*statuses: int) -> dict:
+    """The documented error answers of an operation: each one an ``ErrorOut``."""
+    return {status: ErrorOut for status in statuses}
+
+
 def _person(request: HttpRequest):
     auth = request.headers.get("Authorization", "")
     if auth:
@@ -87,7 +92,8 @@ class CategoryOut(Schema):
     limits: list[LimitOut]
 
 
-@router.get("/categories", response=list[CategoryOut], tags=["categories"], summary="类别列表")
+@router.get("/categories", response={200: list[CategoryOut], **errors(401, 404)}, tags=["categories"],
+            summary="类别列表")
 def list_categories(request, edition: str | None = None):
     """The city's active categories with their time limits."""
     _, city = _actor(request, required=False)
@@ -133,7 +139,8 @@ class LocateQuery(Strict):
     _check = field_validator("lon", "lat")(_finite)
 
 
-@router.get("/locate", response={200: LocateOut, 400: ErrorOut}, tags=["geo"], summary="定位：包含该点的所有辖区单元")
+@router.get("/locate", response={200: LocateOut, **errors(400, 401, 404, 422)}, tags=["geo"],
+            summary="定位：包含该点的所有辖区单元")
 def locate(request, q: Query[LocateQuery]):
     """Every unit of the city containing the point, district to building."""
     _, city = _actor(request, required=False)
@@ -244,7 +251,7 @@ def _case_out(case: Case, actor: Actor | None, *, with_events: bool = False) -> 
     return out
 
 
-@router.post("/cases", response={201: CaseOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
+@router.post("/cases", response={201: CaseOut, **errors(400, 401, 403, 404, 422)},
              tags=["cases"], summary="上报案件")
 def report_case(request, payload: ReportIn):
     """File a case. Anonymous citizens may report; staff report in one of their roles (``role``)."""
@@ -272,7 +279,7 @@ class CaseListQuery(Strict):
     offset: int = Field(0, ge=0)
 
 
-@router.get("/cases", response={200: CaseListOut, 401: ErrorOut}, tags=["cases"], summary="我可见的案件")
+@router.get("/cases", response={200: CaseListOut, **errors(400, 401, 422)}, tags=["cases"], summary="我可见的案件")
 def list_cases(request, q: Query[CaseListQuery]):
     """Cases the caller may see, newest first; cases outside the caller's area are simply absent."""
     actor, _ = _actor(request, required=True)
@@ -284,7 +291,7 @@ def list_cases(request, q: Query[CaseListQuery]):
     return CaseListOut(count=qs.count(), results=[_case_out(c, actor) for c in qs[q.offset: q.offset + q.limit]])
 
 
-@router.get("/cases/{number}", response={200: CaseOut, 401: ErrorOut, 404: ErrorOut}, tags=["cases"],
+@router.get("/cases/{number}", response={200: CaseOut, **errors(401, 404)}, tags=["cases"],
             summary="案件详情（含事件）")
 def get_case(request, number: str):
     """One case with its history, if the caller may see it (else 404)."""
@@ -306,7 +313,7 @@ API_ACTIONS = tuple(a for a in workflow.ACTIONS if a not in ("report", "escalate
 
 
 @router.post("/cases/{number}/actions/{action}",
-             response={200: CaseOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+             response={200: CaseOut, **errors(400, 401, 403, 404, 409, 422)},
              tags=["cases"], summary="办理：立案、派遣、签收、处置、核查、结案……")
 def act_on_case(request, number: str, action: str, payload: ActionIn):
     """Take a workflow action. ``action`` is one of the table's actions (see docs/workflow.md)."""
@@ -315,7 +322,11 @@ def act_on_case(request, number: str, action: str, payload: ActionIn):
     actor, city = _actor(request, required=True)
     data = {k: v for k, v in payload.dict().items() if v is not None}
     case = services.case_act(city_id=city.pk, number=number, actor=actor, action=action, data=data)
-    return _case_out(selectors.case_get_for_actor(actor, case.number), actor, with_events=True)
+    try:
+        return _case_out(selectors.case_get_for_actor(actor, case.number), actor, with_events=True)
+    except DomainError:
+        # the action handed the case on (退回): answer with what changed, not with what is now out of sight
+        return _case_out(case, None)
 
 
 class SharesOut(Schema):
@@ -326,7 +337,7 @@ class SharesOut(Schema):
     subdistrict_share: float | None
 
 
-@router.get("/stats/levels", response={200: SharesOut, 401: ErrorOut, 403: ErrorOut}, tags=["stats"],
+@router.get("/stats/levels", response={200: SharesOut, **errors(401, 403, 404)}, tags=["stats"],
             summary="小事不出社区、大事不出街道")
 def level_shares(request, under: str | None = None):
     """Of closed cases (in the caller's area), the shares closed without leaving the community / sub-district."""

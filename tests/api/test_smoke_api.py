@@ -38,13 +38,14 @@ def test_anonymous_citizen_reports_and_staff_take_it_through(client, small_city,
 
 
 @pytest.mark.parametrize("body,code", [
-    ({"category_id": 1, "lon": OUTSIDE_CITY[0], "lat": OUTSIDE_CITY[1]}, "outside_city"),
-    ({"category_id": 1, "lon": "east", "lat": 36.0}, "invalid_request"),
-    ({"category_id": 1, "lon": 120.32, "lat": 36.061, "colour": "red"}, "invalid_request"),
+    ({"category_id": "CAT", "lon": OUTSIDE_CITY[0], "lat": OUTSIDE_CITY[1]}, "outside_city"),
+    ({"category_id": "CAT", "lon": "east", "lat": 36.0}, "invalid_request"),
+    ({"category_id": "CAT", "lon": 120.32, "lat": 36.061, "colour": "red"}, "invalid_request"),
     ({"category_id": 999999, "lon": 120.32, "lat": 36.061}, "unknown_category"),
-    ({"category_id": 1, "lon": 500, "lat": 36.0}, "invalid_request"),
+    ({"category_id": "CAT", "lon": 500, "lat": 36.0}, "invalid_request"),
 ])
 def test_bad_reports_get_a_clear_4xx(client, small_city, body, code):
+    body = {k: (small_city.categories["06010"].pk if v == "CAT" else v) for k, v in body.items()}
     r = client.post("/api/v1/cases", body, content_type="application/json")
     assert 400 <= r.status_code < 500, r.content
     assert r.json()["code"] == code and r.json()["message"]

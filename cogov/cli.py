@@ -61,6 +61,7 @@ def cmd_demo(args) -> int:
 def cmd_worker(args) -> int:
     """Run the background worker: outbox deliveries and the escalation sweep."""
     _setup(args.data)
+    _migrate()
     from cogov.notify.worker import run_worker
 
     run_worker(once=args.once, sweep_every=args.sweep_every)

@@ -135,6 +135,11 @@ COGOV_ESCALATION_GRACE_DAYS = int(os.environ.get("COGOV_ESCALATION_GRACE_DAYS", 
 # Outbox delivery: attempts before giving up and the first back-off in seconds (doubles each time).
 COGOV_OUTBOX_MAX_ATTEMPTS = 8
 COGOV_OUTBOX_BACKOFF_SECONDS = 30
+# A claimed message is reserved for this long; a worker that died mid-send frees it when the lease ends.
+COGOV_OUTBOX_LEASE_SECONDS = 300
+# Timeout of one webhook or SMTP delivery.
+COGOV_OUTBOX_TIMEOUT_SECONDS = 5
+EMAIL_TIMEOUT = COGOV_OUTBOX_TIMEOUT_SECONDS
 EMAIL_BACKEND = os.environ.get("COGOV_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("COGOV_SMTP_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("COGOV_SMTP_PORT", "25"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from cogov.notify.delivery import outbox_retry_now
+from cogov.notify.delivery import outbox_retry_now, redact
 from cogov.notify.models import Endpoint, InAppMessage, OutboxMessage
 
 
@@ -16,12 +16,6 @@ class EndpointAdmin(admin.ModelAdmin):
     list_filter = ("channel", "active", "city")
     search_fields = ("name", "target")
     raw_id_fields = ("scope_unit",)
-    readonly_fields = ("scope_path",)
-
-    def save_model(self, request, obj, form, change):  # noqa: ANN001
-        # The outbox filters by path prefix: keep it in step with the chosen unit.
-        obj.scope_path = obj.scope_unit.path if obj.scope_unit_id else ""
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(OutboxMessage)
@@ -52,8 +46,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="接收方", ordering="recipient")
     def recipient_short(self, obj: OutboxMessage) -> str:
-        # Webhook URLs carry the robot's access token: show only the start.
-        return obj.recipient if len(obj.recipient) <= 48 else obj.recipient[:45] + "…"
+        # Webhook URLs carry the robot's access token in the query: the list leaves it out.
+        return redact(obj.recipient)
 
     @admin.display(description="标题")
     def title(self, obj: OutboxMessage) -> str:

@@ -96,12 +96,13 @@ def deliver_due(*, limit: int = 100, now: dt.datetime | None = None,
     stats = DeliveryStats()
     chunk = max(1, int(_lease().total_seconds() / (2 * _timeout())))
     unreachable: set[str] = set()
-    while stats.claimed + stats.lost < limit and not (stop and stop.is_set()):
-        claims, lost = _claim(now=now or clock.now(), size=min(chunk, limit - stats.claimed - stats.lost))
+    more = True
+    while more and stats.claimed + stats.lost < limit and not (stop and stop.is_set()):
+        size = min(chunk, limit - stats.claimed - stats.lost)
+        claims, lost = _claim(now=now or clock.now(), size=size)
         stats.claimed += len(claims)
         stats.lost += lost
-        if not claims:
-            break
+        more = len(claims) + lost == size  # a short chunk: nothing else was due
         for i, claim in enumerate(claims):
             if stop and stop.is_set():
                 for rest in claims[i:]:
@@ -191,7 +192,7 @@ def _record_failure(claim: _Claim, error: BaseException, *, at: dt.datetime, per
     m = claim.message
     text = f"{type(error).__name__}: {error}"[:2000]
     logger.warning("outbox %s (%s → %s) attempt %s failed: %s",
-                   m.pk, m.channel, m.recipient, m.attempts, text)
+                   m.pk, m.channel, redact(m.recipient), m.attempts, text)
     if permanent or m.attempts >= settings.COGOV_OUTBOX_MAX_ATTEMPTS:
         _mine(claim).update(failed_at=at, next_attempt_at=at, last_error=text)
         stats.failed += 1
@@ -207,6 +208,16 @@ def _release(claim: _Claim, *, next_attempt_at: dt.datetime, note: str) -> None:
     if note:
         fields["last_error"] = note
     _mine(claim).update(**fields)
+
+
+def redact(recipient: str) -> str:
+    """A recipient fit for logs and lists: a webhook without its query (the token), a mailbox without name."""
+    if "://" in recipient:
+        parts = urlsplit(recipient)
+        return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
+    if "@" in recipient:
+        return "…@" + recipient.rsplit("@", 1)[1]
+    return recipient
 
 
 def outbox_retry_now(*, message_ids: list[int]) -> int:

@@ -55,8 +55,8 @@ def outbox_enqueue_case_event(*, case, event, recipients: dict[str, list[int]]) 
                 created_at=at,
             )
         )
-    for ep in Endpoint.objects.filter(city_id=case.city_id, active=True):
-        if ep.scope_path and not case.unit_path.startswith(ep.scope_path):
+    for ep in Endpoint.objects.filter(city_id=case.city_id, active=True).select_related("scope_unit"):
+        if ep.scope_unit_id and not case.unit_path.startswith(ep.scope_unit.path):
             continue
         if ep.actions and event.action not in ep.actions:
             continue

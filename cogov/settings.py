@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "cogov.people",
     "cogov.cases",
     "cogov.notify",
+    "cogov.intake",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ SOURCE_CHOICES = [
     ("volunteer", "志愿者"),
     ("open311", "Open311 接入"),
 ]
+MODERATION_CHOICES = [("ok", "公开"), ("held", "待审核"), ("rejected", "不予公开")]
 LEVEL_CHOICES = [("community", "社区"), ("subdistrict", "街道"), ("district", "区")]
 
 
@@ -114,6 +115,8 @@ class Reporter(models.Model):
     person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL)
     name = models.CharField("姓名", max_length=50, blank=True)
     phone = models.CharField("电话", max_length=20, blank=True)
+    email = models.CharField("邮箱", max_length=200, blank=True)
+    device_id = models.CharField("设备标识", max_length=200, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "上报人"
@@ -176,6 +179,11 @@ class Case(models.Model):
     deadline_fallback_years = models.JSONField(default=list)
     event_count = models.PositiveIntegerField(default=0)
     head_hash = models.CharField(max_length=64, blank=True)
+    #: Public intake: a text carrying links or spam is held until a person allows it (never shown publicly before).
+    moderation = models.CharField("审核", max_length=10, choices=MODERATION_CHOICES, default="ok")
+    moderation_reasons = models.JSONField(default=list, blank=True)
+    #: Open311 token (tokens/{token}): a stable public handle that is not the sequential number.
+    token = models.CharField(max_length=40, blank=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -220,3 +228,27 @@ class CaseEvent(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise RuntimeError("CaseEvent is append-only")
         super().save(*args, **kwargs)
+
+
+ATTACHMENT_KIND_CHOICES = [("report", "上报照片"), ("after", "处置后照片")]
+
+
+class Attachment(models.Model):
+    """照片 — a photo of a case: the original kept for staff, a public copy without EXIF, and a thumbnail."""
+
+    city = models.ForeignKey("geo.City", on_delete=models.PROTECT)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="attachments")
+    kind = models.CharField("类型", max_length=10, choices=ATTACHMENT_KIND_CHOICES, default="report")
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    #: Paths relative to MEDIA_ROOT.
+    original = models.CharField(max_length=300)
+    public = models.CharField(max_length=300)
+    thumbnail = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "照片"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import secrets
 from typing import Any, Mapping
 
 from django.conf import settings
@@ -222,6 +223,7 @@ def case_report(
             community_id=located.get("community"), station_id=located.get("station"), unit_path=unit_path,
             head_id=decision.head_person, head_role=decision.head_role, suggested_unit_id=decision.service_unit,
             routing_reasons=decision.reasons, reporter=reporter, reported_by_id=actor.person_id,
+            token=secrets.token_hex(16),
             reported_at=at, first_response_due=first.due, deadline_fallback_years=list(first.fallback_years),
         )
         _store_snapshot(case, snap)

@@ -27,7 +27,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cogov.geo.locate import KINDS, LocateIndex  # noqa: E402
+from cogov.geo.locate import KINDS, LocateIndex
 
 QINGDAO_BBOX = (119.5, 35.5, 121.0, 37.1)
 #: Degrees per metre near 36.3°N.
@@ -136,8 +136,11 @@ def generate_city(n_polygons: int = 150_000, seed: int = 7) -> list[tuple[int, s
     units: list[tuple[str, object]] = []
     level = [g for g in qingdao_districts(rng)]
     units += [("district", g) for g in level]
+    shrink = math.sqrt(min(1.0, n_polygons / 150_000))  # smaller cities for smoke runs
     for kind in ("subdistrict", "community", "station", "area"):
         spec = CHILDREN[kind]
+        if isinstance(spec, int):
+            spec = max(1, round(spec * shrink))
         nxt = []
         for parent in level:
             k = spec if isinstance(spec, int) else int(rng.integers(spec[0], spec[1] + 1))
@@ -199,3 +202,244 @@ def generate_city(n_polygons: int = 150_000, seed: int = 7) -> list[tuple[int, s
         buildings += list(rects[ok[:want]])
     units += [("building", g) for g in buildings]
     return [(i + 1, kind, geom) for i, (kind, geom) in enumerate(units)]
+
+
+def sample_points(
+    units, bounds, n: int, rng: np.random.Generator
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Two sets of n points: uniform over the city's bounding box (sea and fields included), and built-up
+    (each near a random building, courtyard or street: inside its bounding box grown by 30 %)."""
+    x0, y0, x1, y1 = bounds
+    city = (rng.uniform(x0, x1, n), rng.uniform(y0, y1, n))
+    fine = np.array([g for _i, kind, g in units if kind in ("building", "courtyard", "street")], dtype=object)
+    fb = shapely.bounds(fine[rng.integers(0, len(fine), n)])
+    w, h = fb[:, 2] - fb[:, 0], fb[:, 3] - fb[:, 1]
+    built = (
+        rng.uniform(fb[:, 0] - 0.3 * w, fb[:, 2] + 0.3 * w),
+        rng.uniform(fb[:, 1] - 0.3 * h, fb[:, 3] + 0.3 * h),
+    )
+    return {"city": city, "built": built}
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}/s"
+
+
+def per_call(index: LocateIndex, xs: np.ndarray, ys: np.ndarray) -> float:
+    loc = index.locate
+    xl, yl = xs.tolist(), ys.tolist()
+    t = time.perf_counter()
+    for x, y in zip(xl, yl):
+        loc(x, y)
+    return time.perf_counter() - t
+
+
+def batched(index: LocateIndex, xs: np.ndarray, ys: np.ndarray) -> float:
+    t = time.perf_counter()
+    index.locate_many(xs, ys)
+    return time.perf_counter() - t
+
+
+def bench_index(rows, points, n: int, exact_n: int) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Build and lookup measurements; each point set on fresh indexes, cold (cells not yet filled) and warm."""
+    results: dict[str, dict[str, str]] = {}
+    info: dict[str, str] = {}
+    gc.collect()
+    rss0 = rss_bytes()
+    t = time.perf_counter()
+    index = LocateIndex.build(rows, version=1)
+    build_s = time.perf_counter() - t
+    gc.collect()
+    info["build"] = f"{build_s:.2f} s, +{(rss_bytes() - rss0) / 2**20:.0f} MB RSS"
+    info["units"] = f"{len(index):,}"
+    del index
+    for name, ((x1, y1), (x2, y2)) in points.items():
+        r: dict[str, str] = {}
+        index = LocateIndex.build(rows, version=1)
+        r["one point per call, cold: first points on a fresh index"] = rate(n, per_call(index, x1, y1))
+        r["one point per call, warm: next points, same kind of place"] = rate(n, per_call(index, x2, y2))
+        r["one point per call, hot: the first points again"] = rate(n, per_call(index, x1, y1))
+        del index
+        gc.collect()
+        rss0 = rss_bytes()
+        index = LocateIndex.build(rows, version=1)
+        r["batched `locate_many`, cold"] = rate(n, batched(index, x1, y1))
+        r["batched `locate_many`, warm"] = rate(n, batched(index, x2, y2))
+        r["batched `locate_many`, hot"] = rate(n, batched(index, x1, y1))
+        gc.collect()
+        r["index memory after these lookups (RSS growth from before the build)"] = (
+            f"+{(rss_bytes() - rss0) / 2**20:.0f} MB"
+        )
+        xs, ys = x1[:exact_n].tolist(), y1[:exact_n].tolist()
+        t = time.perf_counter()
+        exact = [index.locate_exact(x, y) for x, y in zip(xs, ys)]
+        r["exact path (`STRtree.query` per point), for reference"] = rate(exact_n, time.perf_counter() - t)
+        fast = index.locate_many(x1[:exact_n], y1[:exact_n])
+        mismatches = sum(a != b for a, b in zip(exact, fast))
+        r["fast path ≠ exact path"] = f"{mismatches} of {exact_n:,}"
+        results[name] = r
+        del index
+        gc.collect()
+    return results, info
+
+
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
+
+
+def bench_postgis(rows, points, single_n: int, batch_n: int, chunk: int) -> dict[str, dict[str, str]] | str:
+    """ST_Covers in PostGIS on the same polygons: one query per point, and one query per chunk of points."""
+    try:
+        import psycopg
+    except ImportError:
+        return "PostGIS: not installed (no psycopg)"
+    try:
+        admin = psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        return f"PostGIS: not installed (no server: {exc.__class__.__name__})"
+    with admin:
+        available = admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
+        if not available:
+            return "PostGIS: not installed"
+        admin.execute("DROP DATABASE IF EXISTS cogov_bench")
+        admin.execute("CREATE DATABASE cogov_bench")
+    try:
+        with psycopg.connect(PG_DSN + " dbname=cogov_bench", autocommit=True) as conn:
+            return _postgis_runs(conn, rows, points, single_n, batch_n, chunk)
+    finally:
+        with psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS cogov_bench")
+
+
+def _postgis_runs(conn, rows, points, single_n, batch_n, chunk) -> dict[str, dict[str, str]]:
+    version = conn.execute("CREATE EXTENSION postgis; SELECT postgis_lib_version()")
+    version = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
+    conn.execute(
+        "CREATE TABLE unit (id integer PRIMARY KEY, kind text NOT NULL, area float8 NOT NULL, geom geometry)"
+    )
+    geoms = np.array([g for _i, _k, g in rows], dtype=object)
+    areas = shapely.area(geoms).tolist()
+    hexes = shapely.to_wkb(geoms, hex=True).tolist()
+    t = time.perf_counter()
+    with conn.cursor().copy("COPY unit (id, kind, area, geom) FROM STDIN") as copy:
+        for (uid, kind, _g), area, wkb in zip(rows, areas, hexes):
+            copy.write_row((uid, kind, repr(area), wkb))
+    conn.execute("CREATE INDEX unit_geom ON unit USING gist (geom)")
+    conn.execute("ANALYZE unit")
+    load_s = time.perf_counter() - t
+    one = (
+        "SELECT DISTINCT ON (kind) kind, id FROM unit WHERE ST_Covers(geom, ST_MakePoint(%s, %s)) "
+        "ORDER BY kind, area, id"
+    )
+    many = (
+        "SELECT DISTINCT ON (p.i, u.kind) p.i, u.kind, u.id "
+        "FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS p(x, y, i) "
+        "JOIN unit u ON ST_Covers(u.geom, ST_MakePoint(p.x, p.y)) ORDER BY p.i, u.kind, u.area, u.id"
+    )
+    index = LocateIndex.build(rows)
+    out: dict[str, dict[str, str]] = {}
+    for name, ((xs, ys), _second) in points.items():
+        r: dict[str, str] = {}
+        xl, yl = xs[:single_n].tolist(), ys[:single_n].tolist()
+        cur = conn.cursor()
+        answers = []
+        t = time.perf_counter()
+        for x, y in zip(xl, yl):
+            answers.append({kind: uid for kind, uid in cur.execute(one, (x, y), prepare=True)})
+        r[f"PostGIS {version} `ST_Covers`, one query per point"] = rate(single_n, time.perf_counter() - t)
+        xb, yb = xs[:batch_n], ys[:batch_n]
+        batch_answers: list[dict[str, int]] = []
+        t = time.perf_counter()
+        for s in range(0, batch_n, chunk):
+            found: list[dict[str, int]] = [{} for _ in range(min(chunk, batch_n - s))]
+            for i, kind, uid in cur.execute(many, (xb[s : s + chunk].tolist(), yb[s : s + chunk].tolist())):
+                found[i - 1][kind] = uid
+            batch_answers += found
+        r[f"PostGIS batched, {chunk:,} points per query (unnest join)"] = rate(
+            batch_n, time.perf_counter() - t
+        )
+        ours = index.locate_many(xb, yb)
+        diff = sum(a != b for a, b in zip(ours, batch_answers)) + sum(
+            a != b for a, b in zip(ours[:single_n], answers)
+        )
+        r["PostGIS answers ≠ index answers"] = f"{diff} of {batch_n + single_n:,}"
+        out[name] = r
+    out["_load"] = {"": f"{load_s:.1f} s (COPY + GiST index)"}
+    return out
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, shapely {shapely.__version__}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--polygons", type=int, default=150_000, help="zone polygons to generate (≥ 150,000)")
+    parser.add_argument("--points", type=int, default=200_000, help="points per measurement")
+    parser.add_argument("--exact-points", type=int, default=20_000, help="points for the exact path")
+    parser.add_argument("--pg-points", type=int, default=5_000, help="points for PostGIS, one query each")
+    parser.add_argument("--pg-batch-points", type=int, default=100_000, help="points for PostGIS, batched")
+    parser.add_argument("--pg-chunk", type=int, default=10_000, help="points per batched PostGIS query")
+    parser.add_argument("--no-postgis", action="store_true")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    t = time.perf_counter()
+    units = generate_city(args.polygons, args.seed)
+    gen_s = time.perf_counter() - t
+    counts = {kind: sum(1 for _i, k, _g in units if k == kind) for kind in KINDS}
+    geoms = np.array([g for _i, _k, g in units], dtype=object)
+    bounds = tuple(shapely.total_bounds(geoms).tolist())
+    rng = np.random.default_rng(args.seed + 1)
+    first = sample_points(units, bounds, args.points, rng)
+    second = sample_points(units, bounds, args.points, rng)
+    points = {name: (first[name], second[name]) for name in first}
+    # Rows as they come from the database: WKB bytes.
+    rows = [(uid, kind, shapely.to_wkb(g)) for uid, kind, g in units]
+    del geoms
+    gc.collect()
+
+    results, info = bench_index(rows, points, args.points, args.exact_points)
+    pg = (
+        "PostGIS: skipped (--no-postgis)"
+        if args.no_postgis
+        else bench_postgis(units, points, args.pg_points, args.pg_batch_points, args.pg_chunk)
+    )
+
+    print(f"Machine: {machine()}")
+    print(
+        f"City: {len(units):,} polygons generated in {gen_s:.1f} s: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
+    print(f"Index build from WKB rows: {info['build']}")
+    print(
+        f"Points: {args.points:,} per measurement; city = uniform over {tuple(round(b, 3) for b in bounds)}, "
+        "built = near a random building, courtyard or street"
+    )
+    print()
+    print("| measure | city-wide points | built-up points |")
+    print("| --- | ---: | ---: |")
+    print(f"| index build from {len(rows):,} WKB rows (time, memory) | {info['build']} | |")
+    for key in results["city"]:
+        print(f"| {key} | {results['city'][key]} | {results['built'][key]} |")
+    if isinstance(pg, str):
+        print(f"| {pg} | – | – |")
+    else:
+        print(f"| PostGIS load | {pg['_load']['']} | |")
+        for key in pg["city"]:
+            print(f"| {key} | {pg['city'][key]} | {pg['built'][key]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

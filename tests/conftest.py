@@ -60,9 +60,13 @@ class SmallCity:
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Test accounts use a fast hasher: PBKDF2 would spend seconds on each small city's dozen passwords."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def fast_passwords(request):
+    """Test accounts use a fast hasher: PBKDF2 would spend seconds on each small city's dozen passwords.
+
+    (Skipped when pytest-django is not loaded, so the pure tests also run with ``-p no:django``.)
+    """
+    if request.config.pluginmanager.hasplugin("django"):
+        request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

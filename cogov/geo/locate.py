@@ -59,6 +59,9 @@ _MAX_ROOT_CELLS = 1 << 18
 #: locate_many sorts the points by grid cells this many times finer than the root grid, from this many points.
 _SORT_CELLS = 64
 _SORT_FROM = 64
+#: At most this many cells are filled (about half a kilobyte each); past that, lookups in cells not yet filled
+#: take the exact path. Bounds the memory of a process that sees points from the whole city.
+_MAX_CELLS = 250_000
 #: Prepare geometries with more coordinates than this.
 _PREPARE_FROM = 16
 
@@ -271,13 +274,19 @@ class LocateIndex:
         i, j = int(v), int(w)
         cell = self._root[i * self._n_rows + j]
         if cell is None:
+            if self._fills >= _MAX_CELLS:  # memory budget spent: answer exactly, store nothing
+                return self.locate_exact(lon, lat)
             cell = self._root[i * self._n_rows + j] = self._fill(i, j, 0, None, None)
         f = 1
         while cell.__class__ is list:
             f *= _FANOUT
             k = (int(v * f) % _FANOUT) * _FANOUT + int(w * f) % _FANOUT
             nxt = cell[k]
-            cell = self._child(cell, k) if nxt is None else nxt
+            if nxt is None:
+                if self._fills >= _MAX_CELLS:
+                    return self.locate_exact(lon, lat)
+                nxt = self._child(cell, k)
+            cell = nxt
         answer, cands = cell
         result = answer.copy()
         for geom, kind, unit_id in cands:

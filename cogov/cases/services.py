@@ -188,6 +188,8 @@ def case_report(
     urgency: str = "normal",
     contact_name: str = "",
     contact_phone: str = "",
+    contact_email: str = "",
+    contact_device: str = "",
 ) -> Case:
     """上报 — file a new case: locate it, route it, set its first-response deadline, write event and outbox."""
     actor = actor or Actor(person_id=None, city_id=city.pk)
@@ -210,9 +212,9 @@ def case_report(
     with transaction.atomic():
         unit_path = Unit.objects.values_list("path", flat=True).get(pk=deepest)
         reporter = None
-        if contact_name or contact_phone or actor.person_id:
+        if contact_name or contact_phone or contact_email or contact_device or actor.person_id:
             reporter = Reporter.objects.create(city=city, person_id=actor.person_id, name=contact_name,
-                                               phone=contact_phone)
+                                               phone=contact_phone, email=contact_email, device_id=contact_device)
         data = {"category": category.code, "edition": category.edition, "source": source, "urgency": urgency,
                 "point": [round(lon, 7), round(lat, 7)], "units": located, "routing": decision.reasons}
         snap = workflow.step(workflow.Snapshot(), "report", role, data)
@@ -301,14 +303,17 @@ def case_act(*, city_id: int, number: str, actor: Actor, action: str, data: Mapp
     return case
 
 
-def _apply_times(case: Case, action: str, data: Mapping, at: dt.datetime) -> None:
-    """Timestamps and deadlines that follow from an action."""
+def apply_times(case, action: str, data: Mapping, at: dt.datetime, *, due, limit, requested_extension_days) -> None:
+    """Timestamps and deadlines that follow from an action (no database: the demo's history uses it too).
+
+    ``due(start, amount, unit) -> Deadline``, ``limit(which) -> (amount, unit)`` for "first_response"/"handling",
+    ``requested_extension_days() -> int`` (the days of the pending extension request).
+    """
     if action == "accept":
         case.accepted_at = at
     elif action == "dispatch":
         case.dispatched_at = at
-        first = _due(case.city_id, at, *_limit(case.category, case.urgency, "first_response"))
-        handling = _due(case.city_id, at, *_limit(case.category, case.urgency, "handling"))
+        first, handling = due(at, *limit("first_response")), due(at, *limit("handling"))
         case.first_response_due, case.handling_due = first.due, handling.due
         case.deadline_fallback_years = sorted(set(first.fallback_years) | set(handling.fallback_years))
     elif action == "acknowledge":
@@ -318,9 +323,7 @@ def _apply_times(case: Case, action: str, data: Mapping, at: dt.datetime) -> Non
     elif action == "close":
         case.closed_at = at
     elif action == "approve_extension" and case.handling_due:
-        days = (CaseEvent.objects.filter(case=case, action="request_extension").order_by("-seq")
-                .values_list("data", flat=True).first() or {}).get("days", 1)
-        extended = _due(case.city_id, case.handling_due, days, "working_days")
+        extended = due(case.handling_due, requested_extension_days(), "working_days")
         case.handling_due = extended.due
         case.deadline_fallback_years = sorted(set(case.deadline_fallback_years) | set(extended.fallback_years))
     elif action == "escalate":
@@ -328,8 +331,21 @@ def _apply_times(case: Case, action: str, data: Mapping, at: dt.datetime) -> Non
     elif action in ("return", "resume", "reopen"):
         case.dispatched_at = case.acknowledged_at = case.handled_at = None
         case.handling_due = None
+        # back in the station's queue: a fresh first-response deadline for re-dispatching
+        case.first_response_due = due(at, *limit("first_response")).due
         if action == "reopen":
             case.closed_at = None
+
+
+def _apply_times(case: Case, action: str, data: Mapping, at: dt.datetime) -> None:
+    def requested_days() -> int:
+        last = (CaseEvent.objects.filter(case=case, action="request_extension").order_by("-seq")
+                .values_list("data", flat=True).first() or {})
+        return int(last.get("days", 1))
+
+    apply_times(case, action, data, at, due=lambda start, amount, unit: _due(case.city_id, start, amount, unit),
+                limit=lambda which: _limit(case.category, case.urgency, which),
+                requested_extension_days=requested_days)
 
 
 #: States in which the escalation sweep looks at deadlines (a handled case waits on verification, not the unit).

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import secrets
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import shapely
@@ -34,12 +36,13 @@ from cogov.cases.services import (
     REPORT_ROLES,
     _snapshot,
     _store_snapshot,
+    apply_times,
 )
 from cogov.errors import DomainError
 from cogov.geo import selectors as geo
 from cogov.geo.models import KINDS, Unit
 from cogov.people.models import Person, RoleAssignment, ServiceUnit
-from cogov.people.permissions import HEAD_ROLES, Actor, Grant, role_for_action, system_actor
+from cogov.people.permissions import HEAD_ROLES, Actor, Grant, role_for_action, roles_on_case, system_actor
 
 #: The reason the escalation sweep writes (cases_escalate_overdue).
 ESCALATION_REASON = "超过处置时限未办结，自动升级"
@@ -118,12 +121,12 @@ class Facts:
             )
         }
         active = Q(valid_from__lte=at) & (Q(valid_to__isnull=True) | Q(valid_to__gt=at))
-        names = dict(
-            (pk, display or username)
+        names = {
+            pk: display or username
             for pk, display, username in Person.objects.filter(city_id=city_id).values_list(
                 "id", "display_name", "username"
             )
-        )
+        }
         heads: dict[int, list[routing.Head]] = defaultdict(list)
         grants: dict[int, list[Grant]] = defaultdict(list)
         rows = RoleAssignment.objects.filter(active, city_id=city_id).values_list(
@@ -263,6 +266,8 @@ class CaseSim:
         urgency: str = "normal",
         contact_name: str = "",
         contact_phone: str = "",
+        contact_email: str = "",
+        contact_device: str = "",
     ) -> CaseSim:
         """上报 — as ``case_report``; ``located`` may be passed when the caller located points in bulk."""
         actor = actor or Actor(person_id=None, city_id=facts.city_id)
@@ -281,9 +286,9 @@ class CaseSim:
         deepest = next(located[k] for k in reversed(KINDS) if k in located)
         first = facts.due(at, *facts.limit(category, urgency, "first_response"))
         reporter = None
-        if contact_name or contact_phone or actor.person_id:
+        if contact_name or contact_phone or contact_email or contact_device or actor.person_id:
             reporter = Reporter(city_id=facts.city_id, person_id=actor.person_id, name=contact_name,
-                                phone=contact_phone)
+                                phone=contact_phone, email=contact_email, device_id=contact_device)
         data = {"category": category.code, "edition": category.edition, "source": source, "urgency": urgency,
                 "point": [round(lon, 7), round(lat, 7)], "units": located, "routing": decision.reasons}
         snap = workflow.step(workflow.Snapshot(), "report", role, data)
@@ -294,7 +299,8 @@ class CaseSim:
             community_id=located.get("community"), station_id=located.get("station"),
             unit_path=facts.units[deepest].path, head_id=decision.head_person, head_role=decision.head_role,
             suggested_unit_id=decision.service_unit, routing_reasons=decision.reasons,
-            reported_by_id=actor.person_id, reported_at=at, first_response_due=first.due,
+            reported_by_id=actor.person_id, token=secrets.token_hex(16), reported_at=at,
+            first_response_due=first.due,
             deadline_fallback_years=list(first.fallback_years),
         )
         _store_snapshot(case, snap)
@@ -321,13 +327,13 @@ class CaseSim:
             allowed = workflow.verifier_roles(reporter_verifies=self.category.reporter_verifies,
                                               reporter_has_account=bool(case.reported_by_id))
         role = "system" if actor.system else role_for_action(actor, case, action, allowed=allowed)
-        data = self._prepare(action, data, at)
+        data = self._prepare(action, data, actor, at)
         from_state = case.state
         _store_snapshot(case, workflow.step(_snapshot(case), action, role, data))
         self._apply_times(action, data, at)
         self._append(action, actor, role, at, from_state, data)
 
-    def _prepare(self, action: str, data: dict, at: dt.datetime) -> dict:
+    def _prepare(self, action: str, data: dict, actor: Actor, at: dt.datetime) -> dict:
         """services._prepare against the facts in memory."""
         case = self.case
         if action == "dispatch":
@@ -343,7 +349,9 @@ class CaseSim:
             data = {**data, "unit": unit.id, "unit_name": unit.name}
         elif action == "merge":
             target = self.facts.cases.get(str(data.get("into", "")))
-            if target is None or target.case.id == case.id or target.case.reported_at > at:
+            # merges are the station's and supervisors' (CENTRE): what they see of a case depends on its place
+            if target is None or target.case.id == case.id or target.case.reported_at > at or not (
+                    actor.system or roles_on_case(actor, target.case)):
                 raise DomainError("unknown_case", "合并目标案件不存在（或就是本案件）")
             if target.state_at(at) in workflow.TERMINAL:
                 raise DomainError("bad_merge_target", "不能合并到已合并或不予立案的案件", status=409)
@@ -362,36 +370,14 @@ class CaseSim:
         return data
 
     def _apply_times(self, action: str, data: Mapping, at: dt.datetime) -> None:
-        """services._apply_times; the last requested extension is remembered instead of queried."""
-        case, facts = self.case, self.facts
-        if action == "accept":
-            case.accepted_at = at
-        elif action == "dispatch":
-            case.dispatched_at = at
-            first = facts.due(at, *facts.limit(self.category, case.urgency, "first_response"))
-            handling = facts.due(at, *facts.limit(self.category, case.urgency, "handling"))
-            case.first_response_due, case.handling_due = first.due, handling.due
-            case.deadline_fallback_years = sorted(set(first.fallback_years) | set(handling.fallback_years))
-        elif action == "acknowledge":
-            case.acknowledged_at = at
-        elif action == "handle":
-            case.handled_at = at
-        elif action == "close":
-            case.closed_at = at
-        elif action == "request_extension":
+        """services.apply_times; the last requested extension is remembered instead of queried."""
+        if action == "request_extension":
             self._extension_days = data["days"]
-        elif action == "approve_extension" and case.handling_due:
-            days = self._extension_days if self._extension_days is not None else 1
-            extended = facts.due(case.handling_due, days, "working_days")
-            case.handling_due = extended.due
-            case.deadline_fallback_years = sorted(set(case.deadline_fallback_years) | set(extended.fallback_years))
-        elif action == "escalate":
-            case.escalated_at = at
-        elif action in ("return", "resume", "reopen"):
-            case.dispatched_at = case.acknowledged_at = case.handled_at = None
-            case.handling_due = None
-            if action == "reopen":
-                case.closed_at = None
+        apply_times(
+            self.case, action, data, at, due=self.facts.due,
+            limit=lambda which: self.facts.limit(self.category, self.case.urgency, which),
+            requested_extension_days=lambda: self._extension_days if self._extension_days is not None else 1,
+        )
 
     def _append(self, action: str, actor: Actor, role: str, at: dt.datetime, from_state: str, data: Mapping) -> None:
         """services._append_event without the insert."""
@@ -545,6 +531,9 @@ HOURS = {
 #: Categories the unit can rarely finish in time and may shelve (挂账) or ask more time for.
 HARD = frozenset({"06001", "Q0204", "Q0203", "06013", "06045", "01061", "06030"})
 URGENT_PRONE = frozenset({"01011", "01010", "01061", "Q0203", "01003", "01001", "Q0303", "10001", "04002"})
+#: Shares of street-side and in-courtyard reports that happen at the hot spots.
+HOT_STREET_SHARE = 0.12
+HOT_COURTYARD_SHARE = 0.15
 #: Where a unit that returns a case thinks it belongs.
 ALTERNATIVE_DUTY = {"sanitation": "enforcement", "enforcement": "municipal", "property": "enforcement",
                     "municipal": "water", "greening": "municipal", "water": "municipal", "gas": "municipal",
@@ -648,10 +637,7 @@ class Territory:
     streets: list[Spot]
     areas: list[Spot]
     courtyards: list[Spot]
-    names: dict[int, str]
     district_of: dict[int, str]
-    subdistrict_of: dict[int, int]
-    community_of: dict[int, int]
     hot_streets: list[Spot]
     hot_courtyards: list[Spot]
 
@@ -671,45 +657,32 @@ class Territory:
             return pk
 
         stations = sorted(pk for pk, k, _ in rows if k == "station")
-        station_area = np.array([shapely.area(geom_of[s]) for s in stations])
-        weight = 1.0 / np.sqrt(np.maximum(station_area, 1e-9))
-        weight *= rng.lognormal(0.0, 0.35, len(stations))
         district_of = {s: units[up(s, "district")].code for s in stations}
-        weight *= np.array([1.6 if district_of[s] in urban else 1.0 for s in stations])
+        weight = station_weights([district_of[s] for s in stations], [shapely.area(geom_of[s]) for s in stations])
+        weight *= rng.lognormal(0.0, 0.35, len(stations))
         weight /= weight.sum()
-        streets, areas, courtyards, by_code = [], [], [], {}
+        streets, areas, courtyards, yards = [], [], [], {}
         for pk, kind, _ in sorted(rows, key=lambda r: (KINDS.index(r[1]), r[0])):
             if kind == "station":
                 continue
             if kind == "building":
                 parent = units[pk].parent_id
-                if parent in by_code:
-                    yard = by_code[parent]
+                if parent in yards:
+                    yard = yards[parent]
                     yard.buildings.append(Spot(pk, kind, units[pk].name, yard.station_id, geom_of[pk]))
                 continue
             spot = Spot(pk, kind, units[pk].name, up(pk, "station"), geom_of[pk], float(rng.lognormal(0.0, 0.8)))
             {"street": streets, "area": areas, "courtyard": courtyards}[kind].append(spot)
             if kind == "courtyard":
-                by_code[pk] = spot
-        names = {pk: u.name for pk, u in units.items() if u.kind in ("district", "subdistrict", "community")}
-        station_rank = {s: i for i, s in enumerate(stations)}
-        hot_n = max(2, round(12 * scale))
+                yards[pk] = spot
+        # hot spots: market streets and old courtyards of the busy districts
         urban_streets = [s for s in streets if district_of[s.station_id] in urban] or streets
-        by_busy = sorted(urban_streets, key=lambda s: -s.weight * weight[station_rank[s.station_id]])
-        hot_streets = by_busy[:hot_n]
-        for s in hot_streets:
-            s.weight *= 12.0
+        hot_streets = [urban_streets[i] for i in rng.permutation(len(urban_streets))[: max(2, round(12 * scale))]]
         urban_yards = [c for c in courtyards if district_of[c.station_id] in urban and c.buildings] or courtyards
-        hot_yards = sorted(urban_yards, key=lambda c: -c.weight * weight[station_rank[c.station_id]])[
-            : max(2, round(8 * scale))]
-        for c in hot_yards:
-            c.weight *= 10.0
+        hot_yards = [urban_yards[i] for i in rng.permutation(len(urban_yards))[: max(2, round(8 * scale))]]
         return cls(
             stations=stations, station_weight=weight, streets=streets, areas=areas, courtyards=courtyards,
-            names=names, district_of=district_of,
-            subdistrict_of={s: up(s, "subdistrict") for s in stations},
-            community_of={s: up(s, "community") for s in stations},
-            hot_streets=hot_streets, hot_courtyards=hot_yards,
+            district_of=district_of, hot_streets=hot_streets, hot_courtyards=hot_yards,
         )
 
 
@@ -729,6 +702,30 @@ class _Picker:
     def pick(self, rng: np.random.Generator) -> Spot:
         i = int(np.searchsorted(self.cum, rng.random(), side="right"))
         return self.spots[min(i, len(self.spots) - 1)]
+
+
+#: Residents (10,000s) of each district, and how much more its residents report (the old town most).
+DISTRICT_PEOPLE = {"370202": (56, 2.0), "370203": (110, 1.6), "370211": (200, 1.0), "370212": (55, 1.3),
+                   "370213": (74, 1.4), "370214": (112, 1.0), "370215": (135, 0.8), "370281": (100, 0.7),
+                   "370283": (114, 0.6), "370285": (72, 0.6)}
+
+
+def station_weights(districts: list[str], areas: list[float]) -> np.ndarray:
+    """How busy each station is: its district's residents and reporting habit, shared among the district's
+    stations so that small (dense) stations get more than large rural ones."""
+    dense = 1.0 / np.sqrt(np.maximum(np.asarray(areas, dtype=float), 1e-12))
+    out = np.zeros(len(districts))
+    for code in set(districts):
+        idx = np.array([i for i, d in enumerate(districts) if d == code])
+        people, habit = DISTRICT_PEOPLE.get(code, (50, 1.0))
+        out[idx] = people * habit * dense[idx] / dense[idx].sum()
+    return out / out.sum()
+
+
+def _zipf(n: int, s: float = 0.8) -> np.ndarray:
+    """Weights 1, 1/2^s, 1/3^s … normalised: the first hot spot is the hottest."""
+    w = 1.0 / np.arange(1, n + 1) ** s
+    return w / w.sum()
 
 
 def points_in(geometry: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -839,6 +836,8 @@ class Year:
         self.pick_area = _Picker(territory.areas, sw)
         self.pick_yard = _Picker([c for c in territory.courtyards if c.buildings] or territory.courtyards, sw)
         self._cat_p: dict[tuple[str, int], np.ndarray] = {}
+        self._hot = {kind: (spots, _zipf(len(spots))) for kind, spots in
+                     (("street", territory.hot_streets), ("courtyard", territory.hot_courtyards))}
         self.staff = {pid for pid, actor in facts.actors.items() if actor.grants}
 
     # -- planning ------------------------------------------------------------------------------------------
@@ -906,12 +905,20 @@ class Year:
 
     def _spot(self, category: CategoryFacts) -> Spot:
         rng = self.rng
-        if category.scope == "building":
-            yard = self.pick_yard.pick(rng)
-            return yard.buildings[int(rng.integers(len(yard.buildings)))] if yard.buildings else yard
-        if category.scope == "courtyard":
-            return self.pick_yard.pick(rng)
-        return self.pick_street.pick(rng) if rng.random() < 0.72 else self.pick_area.pick(rng)
+        if category.scope in ("building", "courtyard"):
+            yard = self._hot_spot("courtyard", HOT_COURTYARD_SHARE) or self.pick_yard.pick(rng)
+            if category.scope == "building" and yard.buildings:
+                return yard.buildings[int(rng.integers(len(yard.buildings)))]
+            return yard
+        if rng.random() < 0.72:
+            return self._hot_spot("street", HOT_STREET_SHARE) or self.pick_street.pick(rng)
+        return self.pick_area.pick(rng)
+
+    def _hot_spot(self, kind: str, share: float) -> Spot | None:
+        spots, p = self._hot[kind]
+        if not spots or self.rng.random() >= share:
+            return None
+        return spots[int(self.rng.choice(len(spots), p=p))]
 
     def _recurring(self, start: dt.date, today: dt.date) -> list[Plan]:
         """回潮: small ads come back every week at the same poles of a few busy streets."""
@@ -1040,14 +1047,12 @@ class Year:
         rng, facts = self.rng, self.facts
         located = plan.located or {}
         station = located.get("station")
-        decision_head = None
         role, person, source = "citizen", None, plan.source
         contact_name = contact_phone = ""
-        if source == "head":
+        if source == "head":  # the head of the place on patrol, now and then the station head
             decision = facts.route(located, plan.category)
-            decision_head = decision.head_person
-            if decision_head is not None and rng.random() < 0.8:
-                person, role = decision_head, decision.head_role
+            if decision.head_person is not None and rng.random() < 0.8:
+                person, role = decision.head_person, decision.head_role
             elif station in self.p.station_head:
                 person, role = self.p.station_head[station], "station_head"
             else:
@@ -1082,7 +1087,7 @@ class Year:
                 facts, case_id=plan.id, number=plan.number, at=plan.at, actor=facts.actor(person),
                 category_id=plan.category.id, lon=plan.point[0], lat=plan.point[1],  # type: ignore[index]
                 located=located, source=source, role=role, title=self._title(plan), description=description,
-                address=self._address(located, plan), urgency=urgency, contact_name=contact_name,
+                address=self._address(located), urgency=urgency, contact_name=contact_name,
                 contact_phone=contact_phone,
             )
         except DomainError:
@@ -1101,14 +1106,14 @@ class Year:
     def _citizens_for(self, station: int | None, source: str) -> list[int]:
         pool = self.p.citizens_by_station.get(station, []) if station is not None else []
         if source == "volunteer":
-            pool = [c for c in pool if c in self.p.volunteers] or [c for c in pool]
+            pool = [c for c in pool if c in self.p.volunteers] or list(pool)
         elif source == "merchant_group":
-            pool = [c for c in pool if c in self.p.merchants] or [c for c in pool]
+            pool = [c for c in pool if c in self.p.merchants] or list(pool)
         if not pool or self.rng.random() < 0.08:
             pool = self.p.citizens
         return pool
 
-    def _address(self, located: Mapping[str, int], plan: Plan) -> str:
+    def _address(self, located: Mapping[str, int]) -> str:
         u = self.facts.units
         parts = [u[located[k]].name for k in ("district", "subdistrict", "community") if k in located]
         if "courtyard" in located:
@@ -1195,16 +1200,24 @@ class _Story:
         plan, rng, case = self.plan, self.rng, self.sim.case
         head = self.station_head
         t0 = case.reported_at
+        # the station answers within the first-response limit (1 working hour; less when urgent)
+        limit, unit_of_limit = self.y.facts.limit(self.sim.category, case.urgency, "first_response")
+        hours = limit if unit_of_limit in ("working_hours", "hours") else limit * 7
+
+        def answer(frac: float) -> dt.datetime:
+            return self.y.facts.due(t0, limit * frac, unit_of_limit).due + dt.timedelta(
+                seconds=int(rng.integers(0, 20)))
+
         if plan.flow == "merge":
             target = plan.duplicate_of
-            at = self.wt(t0, rng.uniform(0.05, 0.5))
+            at = answer(rng.uniform(0.05, 0.5))
             if rng.random() < 0.3:
                 self.do(at, head, "accept")
                 at += dt.timedelta(minutes=float(rng.uniform(1, 20)))
             self.do(at, head, "merge", {"into": target.number, "note": f"与案件 {target.number} 为同一问题"})  # type: ignore[union-attr]
             return
         slow_station = rng.random() < 0.015
-        ta = self.wt(t0, rng.uniform(1.2, 6.0) if slow_station else rng.uniform(0.03, 0.6))
+        ta = answer(rng.uniform(1.2, 6.0) if slow_station else rng.uniform(0.03, 0.55))
         if plan.flow == "reject":
             self.do(ta, head, "reject", {"reason": REJECT_REASONS[int(rng.integers(len(REJECT_REASONS)))]})
             return
@@ -1214,7 +1227,7 @@ class _Story:
         if unit is None:
             return
         self.slow = unit in self.y.slow_units
-        td = ta + dt.timedelta(seconds=float(rng.uniform(40, 600)))
+        td = ta + dt.timedelta(seconds=float(rng.uniform(20, max(60.0, hours * 3600 * 0.3))))
         if not self._dispatch(td, unit):
             return
         if plan.flow == "return":
@@ -1229,7 +1242,8 @@ class _Story:
                 return
             unit = other
             self.slow = unit in self.y.slow_units
-            if not self._dispatch(self.sim.last_at + dt.timedelta(minutes=float(rng.uniform(3, 90))), unit,
+            gap = rng.uniform(10, 50) if rng.random() < 0.7 else rng.uniform(120, 3600)
+            if not self._dispatch(self.sim.last_at + dt.timedelta(seconds=float(gap)), unit,
                                   reason=f"经核实属{self.y.facts.service_units[unit].name}职责，改派"):
                 return
         if plan.flow in ("suspend", "suspend_resume"):
@@ -1300,11 +1314,14 @@ class _Story:
         if again:
             at = self.wt(sim.last_at, rng.uniform(0.3, 6.0))
         else:
-            if self.slow:
-                frac = rng.uniform(0.5, 3.0) if rng.random() < 0.85 else rng.uniform(3.0, 12.0)
+            r, grace = rng.random(), self.y.facts.grace_days
+            late, very_late = (0.45, 0.12) if self.slow else (0.04, 0.007)
+            if r < very_late:  # past the grace: the district steps in
+                at = self.y.facts.due(case.handling_due, grace + rng.uniform(0.2, 3.0), "working_days").due
+            elif r < late:  # overdue: the sub-district steps in
+                at = self.y.facts.due(case.handling_due, grace * rng.uniform(0.05, 0.9), "working_days").due
             else:
-                frac = rng.uniform(0.1, 0.9) if rng.random() < 0.95 else rng.uniform(1.0, 2.5)
-            at = self.y.facts.due(case.dispatched_at, amount * frac, kind).due
+                at = self.y.facts.due(case.dispatched_at, amount * rng.uniform(0.1, 0.95), kind).due
             if case.extension_count and case.handling_due and rng.random() < 0.8:
                 at = max(at, case.handling_due - dt.timedelta(hours=float(rng.uniform(1, 30))))
             at = max(at, sim.last_at + dt.timedelta(minutes=float(rng.uniform(5, 40))))

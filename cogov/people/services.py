@@ -14,6 +14,7 @@ from cogov.people.roles import ROLES
 
 #: The unit kind each territorial role is assigned to.
 ROLE_SCOPE_KINDS = {
+    "volunteer": (),
     "station_head": ("station",),
     "building_head": ("building", "courtyard"),
     "street_head": ("street",),

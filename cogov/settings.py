@@ -141,6 +141,12 @@ COGOV_OUTBOX_LEASE_SECONDS = 300
 # Timeout of one webhook or SMTP delivery.
 COGOV_OUTBOX_TIMEOUT_SECONDS = 5
 EMAIL_TIMEOUT = COGOV_OUTBOX_TIMEOUT_SECONDS
+# Photos: bytes and pixels of one photo, photos per upload, long side of the public copy and of the thumbnail.
+COGOV_PHOTO_MAX_BYTES = int(os.environ.get("COGOV_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+COGOV_PHOTO_MAX_PIXELS = 40_000_000
+COGOV_PHOTO_MAX_COUNT = 6
+COGOV_PHOTO_PUBLIC_MAX_SIDE = 1600
+COGOV_PHOTO_THUMB_SIDE = 320
 EMAIL_BACKEND = os.environ.get("COGOV_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("COGOV_SMTP_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("COGOV_SMTP_PORT", "25"))

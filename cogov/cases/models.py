@@ -238,6 +238,11 @@ class Attachment(models.Model):
 
     city = models.ForeignKey("geo.City", on_delete=models.PROTECT)
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="attachments")
+    #: Who uploaded it before a case existed: a person, or a random token handed to an anonymous client —
+    #: only they may attach it to a case.
+    uploaded_by = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    upload_token = models.CharField(max_length=64, blank=True, db_index=True)
     kind = models.CharField("类型", max_length=10, choices=ATTACHMENT_KIND_CHOICES, default="report")
     content_type = models.CharField(max_length=40)
     width = models.PositiveIntegerField()

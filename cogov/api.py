@@ -8,13 +8,21 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer
 
 from cogov.cases.api import router as cases_router
 from cogov.errors import DomainError
 from cogov.people.auth import person_for_token
 
+class ReadableJSON(JSONRenderer):
+    """UTF-8 JSON with Chinese as Chinese, not \\u escapes (smaller, and readable in logs and curl)."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=ReadableJSON(),
     title="cogov 共治 API",
     version="1",
     description="城市共治平台接口：上报、查询、办理案件，类别与定位。错误统一返回 {code, message}。",

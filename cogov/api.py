@@ -13,6 +13,7 @@ from ninja.security import HttpBearer
 
 from cogov.cases.api import router as cases_router
 from cogov.errors import DomainError
+from cogov.intake.ratelimit import retry_after_headers
 from cogov.people.auth import person_for_token
 
 class ReadableJSON(JSONRenderer):
@@ -43,7 +44,10 @@ class TokenAuth(HttpBearer):
 
 @api.exception_handler(DomainError)
 def _domain_error(request, exc: DomainError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    for name, value in retry_after_headers(exc).items():
+        response[name] = value
+    return response
 
 
 @api.exception_handler(ValidationError)

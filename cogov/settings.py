@@ -141,6 +141,13 @@ COGOV_OUTBOX_LEASE_SECONDS = 300
 # Timeout of one webhook or SMTP delivery.
 COGOV_OUTBOX_TIMEOUT_SECONDS = 5
 EMAIL_TIMEOUT = COGOV_OUTBOX_TIMEOUT_SECONDS
+# Public intake: requests per window ("count/seconds"; empty = off), trusted reverse proxies for X-Forwarded-For,
+# and how long a retry with the same Idempotency-Key waits for the first request's answer.
+COGOV_RATE_PER_ADDRESS = os.environ.get("COGOV_RATE_PER_ADDRESS", "30/600")
+COGOV_RATE_PER_PHONE = os.environ.get("COGOV_RATE_PER_PHONE", "10/3600")
+COGOV_TRUSTED_PROXIES = [p for p in os.environ.get("COGOV_TRUSTED_PROXIES", "").split(",") if p]
+COGOV_IDEMPOTENCY_WAIT_SECONDS = 10
+COGOV_IDEMPOTENCY_LEASE_SECONDS = 60
 # Photos: bytes and pixels of one photo, photos per upload, long side of the public copy and of the thumbnail.
 COGOV_PHOTO_MAX_BYTES = int(os.environ.get("COGOV_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
 COGOV_PHOTO_MAX_PIXELS = 40_000_000

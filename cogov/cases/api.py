@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, field_validator
 
@@ -16,6 +16,7 @@ from cogov.errors import DomainError
 from cogov.geo import coords
 from cogov.geo import selectors as geo
 from cogov.geo.models import City, Unit
+from cogov.intake import idempotency, ratelimit
 from cogov.people.auth import person_for_token
 from cogov.people.permissions import Actor, actor_for, roles_on_case
 
@@ -251,21 +252,40 @@ def _case_out(case: Case, actor: Actor | None, *, with_events: bool = False) -> 
     return out
 
 
-@router.post("/cases", response={201: CaseOut, **errors(400, 401, 403, 404, 422)},
+@router.post("/cases", response={201: CaseOut, **errors(400, 401, 403, 404, 409, 422, 429)},
              tags=["cases"], summary="上报案件")
 def report_case(request, payload: ReportIn):
-    """File a case. Anonymous citizens may report; staff report in one of their roles (``role``)."""
+    """File a case. Anonymous citizens may report; staff report in one of their roles (``role``).
+
+    An ``Idempotency-Key`` header makes a retry return the first answer (header ``Idempotent-Replayed: true``)
+    instead of filing a second case. Public intake is rate-limited per address and per phone (429, Retry-After).
+    """
     actor, city = _actor(request, required=False)
-    lon, lat = coords.to_wgs84(payload.lon, payload.lat, payload.coord_system)
-    case = services.case_report(
-        city=city, actor=actor, category_id=payload.category_id, lon=lon, lat=lat, source=payload.source,
-        role=payload.role, title=payload.title, description=payload.description, address=payload.address,
-        urgency=payload.urgency, contact_name=payload.contact_name, contact_phone=payload.contact_phone,
+    if actor is None or payload.role == "citizen":
+        ratelimit.enforce_public_limits(request, phone=payload.contact_phone or None)
+
+    def produce():
+        lon, lat = coords.to_wgs84(payload.lon, payload.lat, payload.coord_system)
+        case = services.case_report(
+            city=city, actor=actor, category_id=payload.category_id, lon=lon, lat=lat, source=payload.source,
+            role=payload.role, title=payload.title, description=payload.description, address=payload.address,
+            urgency=payload.urgency, contact_name=payload.contact_name, contact_phone=payload.contact_phone,
+        )
+        case = selectors.Case.objects.select_related(
+            "category", "district", "subdistrict", "community", "station", "handler_unit", "suggested_unit",
+            "reporter",
+        ).get(pk=case.pk)
+        return 201, _case_out(case, actor).model_dump_json(), idempotency.JSON, case.pk
+
+    scope = f"api:report:person:{actor.person_id}" if actor and actor.person_id else "api:report:anon"
+    status, body, content_type, replayed = idempotency.idempotent(
+        city_id=city.pk, scope=scope, key=request.headers.get("Idempotency-Key"),
+        request_fingerprint=idempotency.fingerprint(payload.dict()), produce=produce,
     )
-    case = selectors.Case.objects.select_related(
-        "category", "district", "subdistrict", "community", "station", "handler_unit", "suggested_unit", "reporter"
-    ).get(pk=case.pk)
-    return Status(201, _case_out(case, actor))
+    response = HttpResponse(body, status=status, content_type=content_type)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class CaseListOut(Schema):

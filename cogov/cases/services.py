@@ -19,6 +19,7 @@ from cogov.cases.selectors import work_calendar
 from cogov.errors import DomainError
 from cogov.geo import selectors as geo
 from cogov.geo.models import KINDS, City, Unit
+from cogov.intake.text import normalize, spam_reasons
 from cogov.notify.services import AUDIENCE, outbox_enqueue_case_event
 from cogov.people.models import RoleAssignment, ServiceUnit
 from cogov.people.permissions import HEAD_ROLES, Actor, case_not_found, role_for_action, roles_on_case, system_actor
@@ -193,6 +194,12 @@ def case_report(
 ) -> Case:
     """上报 — file a new case: locate it, route it, set its first-response deadline, write event and outbox."""
     actor = actor or Actor(person_id=None, city_id=city.pk)
+    title = normalize(title, max_length=100, field="title")
+    description = normalize(description, max_length=4000, multiline=True, field="description")
+    address = normalize(address, max_length=200, field="address")
+    contact_name = normalize(contact_name, max_length=50, field="contact_name")
+    # links or spam: held for a person to allow before anything is shown publicly
+    held_for = spam_reasons("\n".join((title, description, address, contact_name)))
     if role not in REPORT_ROLES or (role != "citizen" and role not in actor.roles):
         raise DomainError("role_not_allowed", f"不能以「{role}」身份上报", status=403)
     category = Category.objects.filter(city=city, pk=category_id, active=True).prefetch_related("limits").first()
@@ -225,7 +232,7 @@ def case_report(
             community_id=located.get("community"), station_id=located.get("station"), unit_path=unit_path,
             head_id=decision.head_person, head_role=decision.head_role, suggested_unit_id=decision.service_unit,
             routing_reasons=decision.reasons, reporter=reporter, reported_by_id=actor.person_id,
-            token=secrets.token_hex(16),
+            token=secrets.token_hex(16), moderation="held" if held_for else "ok", moderation_reasons=held_for,
             reported_at=at, first_response_due=first.due, deadline_fallback_years=list(first.fallback_years),
         )
         _store_snapshot(case, snap)

@@ -13,6 +13,7 @@ from ninja.security import HttpBearer
 
 from cogov.cases.api import router as cases_router
 from cogov.errors import DomainError
+from cogov.intake.api import router as photos_router
 from cogov.intake.ratelimit import retry_after_headers
 from cogov.people.auth import person_for_token
 
@@ -80,3 +81,4 @@ def _not_found(request, exc):
 
 
 api.add_router("/", cases_router)
+api.add_router("/", photos_router)

@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from cogov.api import api
+from cogov.intake.views import public_photo
 
 
 def home(request):
@@ -32,4 +33,7 @@ urlpatterns = [
     path("healthz", health),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("photos/<int:photo_id>/public.jpg", public_photo, {"variant": "public"}),
+    path("photos/<int:photo_id>/thumb.jpg", public_photo, {"variant": "thumb"}),
+    path("open311/v2/", include("cogov.cases.open311")),
 ]

@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, field_validator
 
 from cogov.cases import selectors, services, workflow
-from cogov.cases.models import Case
+from cogov.cases.models import Attachment, Case
 from cogov.errors import DomainError
 from cogov.geo import coords
 from cogov.geo import selectors as geo
@@ -170,6 +170,8 @@ class ReportIn(Strict):
     role: str = Field("citizen", max_length=30, description="上报身份：citizen 或本人持有的岗位")
     contact_name: str = Field("", max_length=50)
     contact_phone: str = Field("", max_length=20, pattern=r"^(\+?86)?1[3-9]\d{9}$|^$")
+    photos: list[int] = Field([], max_length=6, description="先上传到 /photos 得到的照片编号")
+    upload_token: str = Field("", max_length=64, description="匿名上传照片时返回的令牌")
 
     _check = field_validator("lon", "lat")(_finite)
 
@@ -183,6 +185,21 @@ class EventOut(Schema):
     from_state: str
     to_state: str
     data: dict
+
+
+class PhotoOut(Schema):
+    id: int
+    kind: str
+    width: int
+    height: int
+    public_url: str
+    thumbnail_url: str
+
+
+def photo_out(a: Attachment) -> PhotoOut:
+    """The public description of a photo (no original, no metadata)."""
+    return PhotoOut(id=a.pk, kind=a.kind, width=a.width, height=a.height,
+                    public_url=f"/photos/{a.pk}/public.jpg", thumbnail_url=f"/photos/{a.pk}/thumb.jpg")
 
 
 class CaseOut(Schema):
@@ -215,6 +232,7 @@ class CaseOut(Schema):
     #: Staff in scope only: the reporter's contact (never in public output).
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    photos: list[PhotoOut] = []
     events: list[EventOut] | None = None
 
 
@@ -234,6 +252,7 @@ def _case_out(case: Case, actor: Actor | None, *, with_events: bool = False) -> 
         reported_at=case.reported_at, first_response_due=case.first_response_due,
         handling_due=case.handling_due, deadline_flagged=bool(case.deadline_fallback_years),
         closed_at=case.closed_at,
+        photos=[photo_out(a) for a in case.attachments.all()] if case.moderation == "ok" or staff_roles else [],
         allowed_actions=[a for a in workflow.allowed_actions(case.state, roles) if a not in ("escalate", "report")],
     )
     if staff_roles:
@@ -270,6 +289,7 @@ def report_case(request, payload: ReportIn):
             city=city, actor=actor, category_id=payload.category_id, lon=lon, lat=lat, source=payload.source,
             role=payload.role, title=payload.title, description=payload.description, address=payload.address,
             urgency=payload.urgency, contact_name=payload.contact_name, contact_phone=payload.contact_phone,
+            photo_ids=payload.photos, upload_token=payload.upload_token,
         )
         case = selectors.Case.objects.select_related(
             "category", "district", "subdistrict", "community", "station", "handler_unit", "suggested_unit",
@@ -326,6 +346,7 @@ class ActionIn(Strict):
     days: int | None = Field(None, ge=1, le=30, description="申请延期的工作日数")
     into: str | None = Field(None, max_length=20, description="合并到的案件编号")
     text: str | None = Field(None, max_length=2000)
+    photos: list[int] | None = Field(None, max_length=6, description="处置后照片编号（先上传 kind=after）")
     rating: Literal["satisfied", "basically_satisfied", "dissatisfied"] | None = None
 
 

@@ -19,6 +19,7 @@ from cogov.cases.selectors import work_calendar
 from cogov.errors import DomainError
 from cogov.geo import selectors as geo
 from cogov.geo.models import KINDS, City, Unit
+from cogov.intake.photos import attach_photos
 from cogov.intake.text import normalize, spam_reasons
 from cogov.notify.services import AUDIENCE, outbox_enqueue_case_event
 from cogov.people.models import RoleAssignment, ServiceUnit
@@ -191,6 +192,8 @@ def case_report(
     contact_phone: str = "",
     contact_email: str = "",
     contact_device: str = "",
+    photo_ids: list[int] | None = None,
+    upload_token: str = "",
 ) -> Case:
     """上报 — file a new case: locate it, route it, set its first-response deadline, write event and outbox."""
     actor = actor or Actor(person_id=None, city_id=city.pk)
@@ -239,6 +242,9 @@ def case_report(
         case.save(force_insert=True)
         event = _append_event(case, action="report", actor=actor, role=role, at=at, from_state="", data=data)
         case.save(update_fields=["event_count", "head_hash"])
+        if photo_ids:
+            attach_photos(case=case, attachment_ids=photo_ids, uploaded_by_id=actor.person_id,
+                          upload_token=upload_token, kind="report")
         outbox_enqueue_case_event(case=case, event=event, recipients=_recipients(case, "report"))
     return case
 
@@ -301,6 +307,9 @@ def case_act(*, city_id: int, number: str, actor: Actor, action: str, data: Mapp
                                               reporter_has_account=has_account)
         role = "system" if actor.system else role_for_action(actor, case, action, allowed=allowed)
         data = _prepare(case, action, data, actor, at)
+        if data.get("photos"):  # after-photos of 处置, uploaded by the crew member who acts
+            attach_photos(case=case, attachment_ids=data["photos"], uploaded_by_id=actor.person_id, kind="after")
+            data = {**data, "photos": [int(i) for i in data["photos"]]}
         from_state = case.state
         _store_snapshot(case, workflow.step(_snapshot(case), action, role, data))
         _apply_times(case, action, data, at)

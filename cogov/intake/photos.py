@@ -349,7 +349,8 @@ def photo_paths(*, sha256: str, extension: str, year: int, month: int) -> dict[s
 
 
 def store_photos(
-    *, city_id: int, files: list[bytes], kind: str = "report", case: Case | None = None
+    *, city_id: int, files: list[bytes], kind: str = "report", case: Case | None = None,
+    uploaded_by_id: int | None = None, upload_token: str = "",
 ) -> list[Attachment]:
     """Check every photo, write its three files durably, and record an ``Attachment`` for each.
 
@@ -415,12 +416,17 @@ def store_photos(
                 city_id=city_id, case=case, kind=kind, content_type=photo.content_type, width=photo.width,
                 height=photo.height, size=photo.size, sha256=photo.sha256, original=paths["original"],
                 public=paths["public"], thumbnail=paths["thumbnail"], created_at=at,
+                uploaded_by_id=uploaded_by_id, upload_token=upload_token,
             ))
     return rows
 
 
-def attach_photos(*, case: Case, attachment_ids: list[int]) -> list[Attachment]:
-    """Attach photos uploaded without a case to ``case``: only unattached photos of the case's city.
+def attach_photos(
+    *, case: Case, attachment_ids: list[int], uploaded_by_id: int | None = None, upload_token: str = "",
+    kind: str | None = None,
+) -> list[Attachment]:
+    """Attach photos uploaded without a case to ``case``: only unattached photos of the case's city that the
+    same uploader sent (the person, or the holder of the upload token); of ``kind`` when given.
 
     All or nothing: any id that is missing, of another city or already attached gives ``photo_not_found``
     (404, ids in ``detail``). Returns the rows in the order of ``attachment_ids``.
@@ -441,8 +447,10 @@ def attach_photos(*, case: Case, attachment_ids: list[int]) -> list[Attachment]:
             raise DomainError("unknown_case", "案件不存在", status=404)
         rows = {
             a.pk: a
-            for a in Attachment.objects.select_for_update().filter(pk__in=ids, city_id=case.city_id,
-                                                                   case__isnull=True)
+            for a in Attachment.objects.select_for_update().filter(
+                _owner(uploaded_by_id, upload_token), pk__in=ids, city_id=case.city_id, case__isnull=True,
+                **({"kind": kind} if kind else {}),
+            )
         }
         missing = [i for i in ids if i not in rows]
         if missing:
@@ -451,6 +459,17 @@ def attach_photos(*, case: Case, attachment_ids: list[int]) -> list[Attachment]:
     for row in rows.values():
         row.case = case
     return [rows[i] for i in ids]
+
+
+def _owner(uploaded_by_id: int | None, upload_token: str):
+    """Who may attach an upload: its person, else the bearer of its token; nobody for neither."""
+    from django.db.models import Q
+
+    if uploaded_by_id is not None:
+        return Q(uploaded_by_id=uploaded_by_id)
+    if upload_token:
+        return Q(uploaded_by__isnull=True, upload_token=upload_token)
+    return Q(pk__in=[])
 
 
 def _write_all(root: Path, items: list[tuple[str, bytes, int]]) -> None:

@@ -162,23 +162,28 @@ def test_photo_of_another_citys_case_is_refused(small_city, media, litter_case):
 
 
 def test_photos_uploaded_first_are_attached_to_the_case_later(small_city, media, litter_case):
-    rows = store_photos(city_id=small_city.city.pk, files=[phone_jpeg(), encode(quadrants(), "PNG")])
-    attached = attach_photos(case=litter_case, attachment_ids=[rows[1].pk, rows[0].pk])
+    rows = store_photos(city_id=small_city.city.pk, files=[phone_jpeg(), encode(quadrants(), "PNG")],
+                        upload_token="tok-1")
+    # someone else (no token, or another token) cannot take them
+    for token in ("", "tok-2"):
+        with pytest.raises(PhotoError):
+            attach_photos(case=litter_case, attachment_ids=[rows[0].pk], upload_token=token)
+    attached = attach_photos(case=litter_case, attachment_ids=[rows[1].pk, rows[0].pk], upload_token="tok-1")
     assert [a.pk for a in attached] == [rows[1].pk, rows[0].pk]
     assert set(litter_case.attachments.values_list("pk", flat=True)) == {rows[0].pk, rows[1].pk}
 
     # already attached: not again, not to another case
     with pytest.raises(PhotoError) as e:
-        attach_photos(case=litter_case, attachment_ids=[rows[0].pk])
+        attach_photos(case=litter_case, attachment_ids=[rows[0].pk], upload_token="tok-1")
     assert (e.value.code, e.value.status, e.value.detail["ids"]) == ("photo_not_found", 404, [rows[0].pk])
 
 
 def test_attach_is_all_or_nothing_and_only_within_the_city(small_city, media, litter_case):
-    [mine] = store_photos(city_id=small_city.city.pk, files=[phone_jpeg()])
+    [mine] = store_photos(city_id=small_city.city.pk, files=[phone_jpeg()], upload_token="tok-1")
     other = city_ensure(code="3701", name="济南市")
     [theirs] = store_photos(city_id=other.pk, files=[encode(quadrants(), "PNG")])
     with pytest.raises(PhotoError) as e:
-        attach_photos(case=litter_case, attachment_ids=[mine.pk, theirs.pk, 999_999])
+        attach_photos(case=litter_case, attachment_ids=[mine.pk, theirs.pk, 999_999], upload_token="tok-1")
     assert e.value.status == 404 and e.value.detail["ids"] == [theirs.pk, 999_999]
     mine.refresh_from_db()
     theirs.refresh_from_db()

@@ -148,6 +148,11 @@ COGOV_RATE_PER_PHONE = os.environ.get("COGOV_RATE_PER_PHONE", "10/3600")
 COGOV_TRUSTED_PROXIES = [p for p in os.environ.get("COGOV_TRUSTED_PROXIES", "").split(",") if p]
 COGOV_IDEMPOTENCY_WAIT_SECONDS = 10
 COGOV_IDEMPOTENCY_LEASE_SECONDS = 60
+# Open311 GeoReport v2: require api_key on POST (production), the jurisdiction_id naming this city besides its
+# code (e.g. qingdao.gov.cn), the most requests one answer holds.
+COGOV_OPEN311_REQUIRE_KEY = os.environ.get("COGOV_OPEN311_REQUIRE_KEY", "0") == "1"
+COGOV_OPEN311_JURISDICTION = os.environ.get("COGOV_OPEN311_JURISDICTION", "")
+COGOV_OPEN311_MAX_REQUESTS = int(os.environ.get("COGOV_OPEN311_MAX_REQUESTS", "1000"))
 # Photos: bytes and pixels of one photo, photos per upload, long side of the public copy and of the thumbnail.
 COGOV_PHOTO_MAX_BYTES = int(os.environ.get("COGOV_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
 COGOV_PHOTO_MAX_PIXELS = 40_000_000

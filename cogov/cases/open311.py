@@ -59,6 +59,8 @@ from cogov import clock
 from cogov.cases import catalog, services, workflow
 from cogov.cases.models import CATEGORY_KIND_CHOICES, Case, CaseEvent, Category
 from cogov.errors import DomainError
+from cogov.intake import idempotency, ratelimit
+from cogov.intake.ratelimit import retry_after_headers
 from cogov.geo.models import City
 
 FORMATS = ("json", "xml")
@@ -240,7 +242,10 @@ def _endpoint(*methods: str) -> Callable:
             except Open311Error as exc:
                 return _errors(fmt, exc.status, exc.as_list())
             except DomainError as exc:
-                return _error(fmt, 404 if exc.status == 404 else 400, exc.message)
+                resp = _error(fmt, exc.status if exc.status in PASSED_THROUGH else 400, exc.message)
+                for name, value in retry_after_headers(exc).items():
+                    resp[name] = value
+                return resp
 
         return inner
 
@@ -462,10 +467,7 @@ def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpRespons
 def requests_endpoint(request: HttpRequest, fmt: str) -> HttpResponse:
     """GET requests — public cases with the spec's filters; POST requests — file a case."""
     if request.method == "POST":
-        status, body = open311_post(request, _post_fields(request))
-        if status >= 400:
-            return _errors(fmt, status, body)
-        return _render(fmt, status, body, root="service_requests", item="request")
+        return _post(request, fmt)
     params = _query(request)
     city = _city(params.get("jurisdiction_id", ""))
     limit = int(getattr(settings, "COGOV_OPEN311_MAX_REQUESTS", DEFAULT_MAX_REQUESTS))
@@ -714,6 +716,32 @@ def open311_post(request: HttpRequest, fields: dict[str, Any]) -> tuple[int, lis
     return 200, [answer]
 
 
+def _post(request: HttpRequest, fmt: str) -> HttpResponse:
+    """POST with the public door's guards: rate limits (429 + Retry-After), then ``Idempotency-Key`` replay."""
+    fields = _post_fields(request)
+    city = _city(fields.get("jurisdiction_id", ""))
+    ratelimit.enforce_public_limits(request, phone=fields.get("phone") or None)
+
+    def produce() -> tuple[int, str, str, int | None]:
+        status, body = open311_post(request, fields)
+        resp = _errors(fmt, status, body) if status >= 400 else _render(fmt, status, body, root="service_requests",
+                                                                       item="request")
+        return status, resp.content.decode("utf-8"), resp["Content-Type"], None
+
+    client = fields.get("api_key") or "anon"
+    scope = f"open311:post:{fmt}:{hashlib.sha256(client.encode()).hexdigest()[:16]}"
+    status, body, content_type, replayed = idempotency.idempotent(
+        city_id=city.pk, scope=scope, key=request.headers.get("Idempotency-Key"),
+        request_fingerprint=idempotency.fingerprint(fields), produce=produce,
+    )
+    resp = HttpResponse(body.encode("utf-8"), status=status, content_type=content_type)
+    if replayed:
+        resp["Idempotent-Replayed"] = "true"
+    return resp
+
+
+#: Domain errors whose status the spec's error list keeps (the rest are 400 "bad request").
+PASSED_THROUGH = (404, 409, 413, 415, 422, 429)
 _FMT = r"\.(?P<fmt>[A-Za-z0-9]+)$"
 urlpatterns = [
     re_path(rf"^services{_FMT}", services_list, name="open311-services"),

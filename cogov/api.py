@@ -55,7 +55,7 @@ def _domain_error(request, exc: DomainError):
 def _validation_error(request, exc: ValidationError):
     fields = []
     for err in exc.errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query", "path")]
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query", "path", "file")]
         fields.append({"field": ".".join(loc), "message": str(err.get("msg", "")), "type": err.get("type", "")})
     summary = "；".join(f"{f['field'] or '请求体'}：{f['message']}" for f in fields[:5])
     return api.create_response(

@@ -36,8 +36,12 @@ class ErrorOut(Schema):
 
 
 def errors(*statuses: int) -> dict:
-    """The documented error answers of an operation: each one an ``ErrorOut``."""
-    return {status: ErrorOut for status in statuses}
+    """The documented error answers of an operation: each one an ``ErrorOut``.
+
+    400 and 422 are always among them: any request may be malformed (a path parameter of the wrong type, a NUL
+    character, a body that is not JSON), and the API answers that with one of them.
+    """
+    return {status: ErrorOut for status in sorted({400, 422, *statuses})}
 
 
 def _person(request: HttpRequest):
@@ -316,7 +320,7 @@ class CaseListOut(Schema):
 class CaseListQuery(Strict):
     state: str | None = None
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
 @router.get("/cases", response={200: CaseListOut, **errors(400, 401, 422)}, tags=["cases"], summary="我可见的案件")

@@ -295,10 +295,7 @@ def report_case(request, payload: ReportIn):
             urgency=payload.urgency, contact_name=payload.contact_name, contact_phone=payload.contact_phone,
             photo_ids=payload.photos, upload_token=payload.upload_token,
         )
-        case = selectors.Case.objects.select_related(
-            "category", "district", "subdistrict", "community", "station", "handler_unit", "suggested_unit",
-            "reporter",
-        ).get(pk=case.pk)
+        # case_report hands the case back with its category, units and reporter attached: no second read
         return 201, _case_out(case, actor).model_dump_json(), idempotency.JSON, case.pk
 
     scope = f"api:report:person:{actor.person_id}" if actor and actor.person_id else "api:report:anon"

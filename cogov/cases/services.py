@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
+from collections import defaultdict
 from typing import Any, Mapping
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 
 from cogov import clock
 from cogov.cases import chain, deadlines, routing, workflow
@@ -68,11 +69,61 @@ def _due(city_id: int, start: dt.datetime, amount: float, unit: str) -> deadline
 
 
 def _next_number(city_id: int, at: dt.datetime) -> str:
+    """The next case number of the city's year (year + 7 digits), taken inside the caller's transaction.
+
+    PostgreSQL: ``nextval`` of a sequence per city and year. It holds no lock until commit, so concurrent
+    reports commit side by side and share WAL flushes (the counter row's lock made every report of a city wait
+    for the previous one's commit); a report that rolls back leaves a gap in the numbers. SQLite: the counter
+    row (SQLite runs one writer at a time anyway).
+    """
     year = at.astimezone(clock.LOCAL_TZ).year
+    if connection.vendor == "postgresql":
+        return f"{year}{_sequence_next(city_id, year):07d}"
     counter, _ = CaseCounter.objects.select_for_update().get_or_create(city_id=city_id, year=year)
     counter.value += 1
     counter.save(update_fields=["value"])
     return f"{year}{counter.value:07d}"
+
+
+def case_number_sequence(city_id: int, year: int) -> str:
+    """The PostgreSQL sequence numbering a city's cases of one year."""
+    return f"cogov_case_number_{int(city_id)}_{int(year)}"
+
+
+def _sequence_next(city_id: int, year: int) -> int:
+    name = case_number_sequence(city_id, year)
+    with connection.cursor() as cur:
+        # one statement when the sequence exists (the ::text defers the name lookup to run time)
+        cur.execute("SELECT CASE WHEN to_regclass(%s) IS NOT NULL THEN nextval(%s::text) END", [name, name])
+        value = cur.fetchone()[0]
+        if value is not None:
+            return value
+        # the year's first report: start after every number already given (the counter, imported history)
+        try:
+            with transaction.atomic():
+                cur.execute(
+                    "SELECT GREATEST("
+                    "COALESCE((SELECT value FROM cases_casecounter WHERE city_id = %s AND year = %s), 0),"
+                    " COALESCE((SELECT MAX(RIGHT(number, 7)::bigint) FROM cases_case"
+                    " WHERE city_id = %s AND number LIKE %s), 0))",
+                    [city_id, year, city_id, f"{year}%"],
+                )
+                cur.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {cur.fetchone()[0] + 1}")
+        except IntegrityError:
+            pass  # another report created it at the same moment
+        cur.execute("SELECT nextval(%s::text)", [name])
+        return cur.fetchone()[0]
+
+
+def case_numbers_set(*, city_id: int, year: int, value: int) -> None:
+    """Set the last case number of a city's year (imports, the demo's history); the next one is value + 1."""
+    CaseCounter.objects.update_or_create(city_id=city_id, year=year, defaults={"value": value})
+    if connection.vendor == "postgresql":
+        name = case_number_sequence(city_id, year)
+        with connection.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+            if cur.fetchone()[0]:
+                cur.execute("SELECT setval(%s::text, %s, %s)", [name, max(value, 1), value > 0])
 
 
 def _snapshot(case: Case) -> workflow.Snapshot:
@@ -103,8 +154,9 @@ def _store_snapshot(case: Case, snap: workflow.Snapshot) -> None:
     case.merged_into_id = snap.merged_into
 
 
-def _append_event(case: Case, *, action: str, actor: Actor, role: str, at: dt.datetime, from_state: str,
-                  data: Mapping) -> CaseEvent:
+def _new_event(case: Case, *, action: str, actor: Actor, role: str, at: dt.datetime, from_state: str,
+               data: Mapping) -> CaseEvent:
+    """The case's next event, not yet saved; the case's event count and head hash move on to it."""
     seq = case.event_count + 1
     actor_ref = "system" if actor.system else (f"person:{actor.person_id}" if actor.person_id else "anonymous")
     body = chain.event_body(case_number=case.number, seq=seq, action=action, actor_ref=actor_ref, role=role,
@@ -112,9 +164,15 @@ def _append_event(case: Case, *, action: str, actor: Actor, role: str, at: dt.da
     event = CaseEvent(city_id=case.city_id, case=case, seq=seq, action=action, actor_id=actor.person_id,
                       actor_ref=actor_ref, role=role, at=at, from_state=from_state, to_state=case.state,
                       data=dict(data), prev_hash=case.head_hash, hash=chain.event_hash(case.head_hash, body))
-    event.save(force_insert=True)
     case.event_count = seq
     case.head_hash = event.hash
+    return event
+
+
+def _append_event(case: Case, *, action: str, actor: Actor, role: str, at: dt.datetime, from_state: str,
+                  data: Mapping) -> CaseEvent:
+    event = _new_event(case, action=action, actor=actor, role=role, at=at, from_state=from_state, data=data)
+    event.save(force_insert=True)
     return event
 
 
@@ -146,8 +204,9 @@ def _check_point(city: City, lon: Any, lat: Any) -> tuple[float, float]:
     return lon, lat
 
 
-def _routing_facts(city_id: int, located: dict[str, int], category: Category) -> routing.Routing:
-    units = geo.units_by_id(located.values())
+def _routing_facts(city_id: int, located: dict[str, int], category: Category,
+                   units: Mapping[int, Unit]) -> tuple[routing.Routing, dict[int, list[routing.Head]]]:
+    """The routing decision, and the current heads of the located units (the station's among them)."""
     places = {k: routing.Place(uid, units[uid].name) for k, uid in located.items() if uid in units}
     now = clock.now()
     heads: dict[int, list[routing.Head]] = {}
@@ -155,24 +214,29 @@ def _routing_facts(city_id: int, located: dict[str, int], category: Category) ->
         RoleAssignment.objects.filter(city_id=city_id, scope_unit_id__in=list(located.values()),
                                       role__in=sorted(HEAD_ROLES | {"station_head"}), valid_from__lte=now)
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
-        .select_related("person")
+        .values_list("scope_unit_id", "person_id", "role", "person__display_name", "person__username")
     )
-    for ra in rows:
-        heads.setdefault(ra.scope_unit_id, []).append(
-            routing.Head(ra.person_id, ra.role, ra.person.display_name or ra.person.username)
-        )
+    for scope_unit_id, person_id, role, display_name, username in rows:
+        heads.setdefault(scope_unit_id, []).append(routing.Head(person_id, role, display_name or username))
     depth = {uid: KINDS.index(k) + 1 for k, uid in located.items()}
-    candidates = []
-    service_units = ServiceUnit.objects.filter(city_id=city_id).prefetch_related("service_area")
-    for su in service_units:
-        area = [u.id for u in su.service_area.all()]
-        covering = [depth[u] for u in area if u in depth]
-        candidates.append(routing.Candidate(
-            id=su.id, name=su.name, duty_type=su.duty_type, duty_categories=tuple(su.duty_categories or ()),
-            covers_point=not area or bool(covering), specificity=max(covering, default=0),
-        ))
-    return routing.route(located=places, scope=category.scope, duty_type=category.duty_type,
-                         category_code=category.code, heads=heads, candidates=candidates)
+    # only the service-area links that contain the point: loading every unit's whole area cost 15 ms a report
+    links = ServiceUnit.service_area.through.objects
+    covering: dict[int, list[int]] = defaultdict(list)
+    for su_id, unit_id in links.filter(unit_id__in=list(depth)).values_list("serviceunit_id", "unit_id"):
+        covering[su_id].append(depth[unit_id])
+    service_units = (ServiceUnit.objects.filter(city_id=city_id)
+                     .annotate(has_area=Exists(links.filter(serviceunit_id=OuterRef("pk"))))
+                     .values_list("id", "name", "duty_type", "duty_categories", "has_area"))
+    candidates = [
+        routing.Candidate(id=su_id, name=name, duty_type=duty_type,
+                          duty_categories=tuple(duty_categories or ()),
+                          covers_point=not has_area or bool(covering[su_id]),
+                          specificity=max(covering[su_id], default=0))
+        for su_id, name, duty_type, duty_categories, has_area in service_units
+    ]
+    decision = routing.route(located=places, scope=category.scope, duty_type=category.duty_type,
+                             category_code=category.code, heads=heads, candidates=candidates)
+    return decision, heads
 
 
 def case_report(
@@ -215,12 +279,12 @@ def case_report(
     if "district" not in located:
         raise DomainError("outside_city", f"该位置（{lon:.6f}, {lat:.6f}）不在{city.name}辖区内",
                           detail={"lon": lon, "lat": lat})
-    decision = _routing_facts(city.pk, located, category)
+    units = geo.units_by_id(located.values())
+    decision, heads = _routing_facts(city.pk, located, category, units)
     deepest = next(located[k] for k in reversed(KINDS) if k in located)
     at = clock.now()
     first = _due(city.pk, at, *_limit(category, urgency, "first_response"))
     with transaction.atomic():
-        unit_path = Unit.objects.values_list("path", flat=True).get(pk=deepest)
         reporter = None
         if contact_name or contact_phone or contact_email or contact_device or actor.person_id:
             reporter = Reporter.objects.create(city=city, person_id=actor.person_id, name=contact_name,
@@ -228,24 +292,29 @@ def case_report(
         data = {"category": category.code, "edition": category.edition, "source": source, "urgency": urgency,
                 "point": [round(lon, 7), round(lat, 7)], "units": located, "routing": decision.reasons}
         snap = workflow.step(workflow.Snapshot(), "report", role, data)
+        # the located units themselves, not their ids: the answer names them without another read
         case = Case(
             city=city, number=_next_number(city.pk, at), category=category, urgency=urgency, source=source,
             title=title, description=description, address=address, lon=lon, lat=lat, units=located,
-            district_id=located.get("district"), subdistrict_id=located.get("subdistrict"),
-            community_id=located.get("community"), station_id=located.get("station"), unit_path=unit_path,
+            district=units.get(located.get("district")), subdistrict=units.get(located.get("subdistrict")),
+            community=units.get(located.get("community")), station=units.get(located.get("station")),
+            unit_path=units[deepest].path,
             head_id=decision.head_person, head_role=decision.head_role, suggested_unit_id=decision.service_unit,
             routing_reasons=decision.reasons, reporter=reporter, reported_by_id=actor.person_id,
             token=secrets.token_hex(16), moderation="held" if held_for else "ok", moderation_reasons=held_for,
             reported_at=at, first_response_due=first.due, deadline_fallback_years=list(first.fallback_years),
         )
         _store_snapshot(case, snap)
+        # hashed before the case is written, so the case row is written once, complete
+        event = _new_event(case, action="report", actor=actor, role=role, at=at, from_state="", data=data)
         case.save(force_insert=True)
-        event = _append_event(case, action="report", actor=actor, role=role, at=at, from_state="", data=data)
-        case.save(update_fields=["event_count", "head_hash"])
+        event.save(force_insert=True)
         if photo_ids:
             attach_photos(case=case, attachment_ids=photo_ids, uploaded_by_id=actor.person_id,
                           upload_token=upload_token, kind="report")
-        outbox_enqueue_case_event(case=case, event=event, recipients=_recipients(case, "report"))
+        station_heads = [h.person_id for h in heads.get(case.station_id, ()) if h.role == "station_head"]
+        recipients = {"head": [case.head_id] if case.head_id else [], "station": station_heads}
+        outbox_enqueue_case_event(case=case, event=event, recipients=recipients)
     return case
 
 

@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from cogov import clock
 from cogov.cases import catalog
-from cogov.cases.models import Case, CaseCounter, CaseEvent, Reporter
-from cogov.cases.services import categories_load
+from cogov.cases.models import Case, CaseEvent, Reporter
+from cogov.cases.services import case_numbers_set, categories_load
 from cogov.demo import history
 from cogov.demo.geography import build_geography
 from cogov.geo.models import City, Unit
@@ -309,7 +309,7 @@ def _write(city: City, sims: list[history.CaseSim], per_year: Counter, *, progre
     Case.objects.filter(city=city).update(updated_at=Subquery(
         CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq").values("at")[:1]))
     for year, n in per_year.items():
-        CaseCounter.objects.update_or_create(city=city, year=year, defaults={"value": n})
+        case_numbers_set(city_id=city.pk, year=year, value=n)
     # the ids were given (merge events name them): move PostgreSQL's sequence past them
     with connection.cursor() as cur:
         for sql in connection.ops.sequence_reset_sql(no_style(), [Case]):

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "cogov.cases",
     "cogov.notify",
     "cogov.intake",
+    "cogov.web",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +62,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cogov.web.context.site",
             ],
         },
     },
@@ -108,6 +110,13 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/work/"
+LOGOUT_REDIRECT_URL = "/"
+# A map tile server on the city's own network (e.g. "http://tiles.gov.local/{z}/{x}/{y}.png"); unset, the maps
+# draw the city's own boundaries only — nothing is fetched from the internet.
+COGOV_TILE_URL = os.environ.get("COGOV_TILE_URL", "")
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("COGOV_STATIC_ROOT") or None

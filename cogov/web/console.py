@@ -1,0 +1,3 @@
+"""Pages: console (filled in by the pages work of issue 4)."""
+
+urlpatterns: list = []

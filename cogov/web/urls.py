@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cogov.web import citizen, console, dashboard, station
+from cogov.web import citizen, console, dashboard, staff, station
 from cogov.web.forms import StaffLoginForm
 
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     *citizen.urlpatterns,
+    *staff.urlpatterns,
     *station.urlpatterns,
     *console.urlpatterns,
     *dashboard.urlpatterns,

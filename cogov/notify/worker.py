@@ -44,6 +44,7 @@ def run_worker(*, once: bool = False, sweep_every: float = 60.0, poll: float = 1
                 if last_sweep is None or time.monotonic() - last_sweep >= sweep_every:
                     last_sweep = time.monotonic()
                     sweep_overdue()
+                    prune_intake_records()
                 if tasks and not stop.is_set():
                     run_queued_tasks(max_tasks=TASKS_PER_TURN, stop=stop)
                 deliver_all_due(stop=stop)
@@ -92,6 +93,18 @@ def sweep_overdue() -> dict[str, list[str]]:
         if escalated[code]:
             logger.info("city %s: escalated %s", code, ", ".join(escalated[code]))
     return escalated
+
+
+def prune_intake_records() -> dict[str, int]:
+    """Housekeeping (清理) of the public door: idempotency answers older than a day, expired rate counters.
+
+    Both tables only grow with traffic; the answers are kept long enough for any client's retries and the
+    counters longer than any window, so pruning never changes an answer or a limit.
+    """
+    from cogov.intake.idempotency import prune_idempotency
+    from cogov.intake.ratelimit import prune_rates
+
+    return {"idempotency": prune_idempotency(), "rates": prune_rates()}
 
 
 def run_queued_tasks(*, max_tasks: int = TASKS_PER_TURN, stop: threading.Event | None = None) -> int:

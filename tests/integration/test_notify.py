@@ -448,3 +448,19 @@ def test_admin_lists_the_outbox_and_retries_a_failed_message(city, client):
     assert r.status_code == 302
     m = fresh(m)
     assert m.failed_at is None and m.attempts == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_sweep_prunes_old_idempotency_answers_and_rate_counters(city):
+    from cogov.intake.models import IdempotencyRecord, RateCounter
+
+    now = clock.now()
+    old, fresh = now - dt.timedelta(hours=25), now - dt.timedelta(hours=1)
+    for key, at in (("old", old), ("fresh", fresh)):
+        IdempotencyRecord.objects.create(city=city, scope="api:report:anon", key=key, request_hash="0" * 64,
+                                         status=201, body="{}", content_type="application/json", created_at=at)
+    for bucket, start in (("addr:old", old), ("addr:fresh", fresh)):
+        RateCounter.objects.create(bucket=bucket, window_start=int(start.timestamp()), count=3)
+    run_worker(once=True, sweep_every=0, tasks=False)
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
+    assert list(RateCounter.objects.values_list("bucket", flat=True)) == ["addr:fresh"]

@@ -1,38 +1,47 @@
 """Benchmark of intake (上报吞吐): POST /api/v1/cases on the real server over loopback, on PostgreSQL, beside the
-same server's trivial endpoint (GET /healthz).
+same server's trivial endpoint (GET /healthz); and the CPU of one report measured in one process.
 
-    .venv/bin/python bench/intake.py [--clients 8,32,64] [--seconds 10] [--threads N] [--steps a,b,c,d,e,x,r,m]
-                                     [--profile] [--keep] [--server-tree DIR]
+    .venv/bin/python bench/intake.py [--clients 8,32,64] [--seconds 10] [--threads N] [--steps a,b,m,p]
+                                     [--profile] [--profile-steps b] [--keep] [--reuse-db]
+                                     [--server-ref REF | --server-tree DIR]
+    .venv/bin/python bench/intake.py --inprocess [--reports 500] [--server-ref REF | --server-tree DIR]
 
 Makes its own database (``cogov_bench_intake`` on ``--pg``, default postgresql://postgres@127.0.0.1:5432),
-builds the demo city into it at scale 0.1 (``cogov demo --no-serve --scale 0.1``), then for each step starts
-the server as the README's production setup does — ``cogov serve`` (waitress) on PostgreSQL — and loads it
-from a separate process: ``wrk`` (Debian's ``wrk``) with a Lua script posting valid reports (categories and
-points inside the city, read from the database), else Python threads with keep-alive ``http.client``. Each
-client keeps one request in flight. At each client count: reports/s (2xx answers only, checked against the
-cases written), p50 and p99 latency, and the same for GET /healthz on the same server in the same run.
+builds the demo city into it at scale 0.1 (``cogov demo --no-serve --scale 0.1``; ``--keep`` keeps it and
+``--reuse-db`` skips the build next time), then for each step starts the server as the README's production
+setup does — ``cogov serve`` (waitress) on PostgreSQL — and loads it from a separate process: ``wrk`` (Debian's
+``wrk``) with a Lua script posting valid reports (categories and points inside the city, read from the
+database), else Python threads with keep-alive ``http.client``. Each client keeps one request in flight. At each
+client count: reports/s (2xx answers only, checked against the cases written), p50 and p99 latency, and the
+same for GET /healthz on the same server in the same run.
 
 Steps (each one a server started afresh; "threads = clients" restarts it for each client count):
 
     a  as shipped: ``cogov serve --threads 8``
-    b  waitress threads = clients: one PostgreSQL connection per thread, so commits can share a WAL flush
-    c  b + case numbers from a PostgreSQL sequence per city and year instead of the CaseCounter row lock
-    d  c + ``commit_delay``/``commit_siblings`` set per session (connection OPTIONS; needs a superuser role)
-    e  d + routing reads only the service-area links that contain the point (not every unit's whole area)
-    x  e but with the CaseCounter row lock back (what the lock costs once the CPU is no longer the limit)
-    r  e + the public rate limit on (limit raised out of reach: every request still does its counter upsert)
-    m  e in two waitress processes accepting on one socket (a GIL each; ``cogov serve`` has one process)
-    p  the server from ``--server-tree DIR`` (a checkout with the recommended product diff), threads = clients
+    b  waitress threads = clients (one PostgreSQL connection per thread, so commits can share a WAL flush)
+    c  b with the configuration cache's version looked at on every report (``COGOV_CONFIG_CHECK_SECONDS=0``)
+    d  b + ``commit_delay``/``commit_siblings`` set per session (connection OPTIONS; needs a superuser role)
+    x  b with the CaseCounter row lock back instead of the sequence (what the lock costs)
+    r  b + the public rate limit on (limit raised out of reach: every request still does its counter upsert)
+    m  ``cogov serve --processes 2``, threads = clients split between the two
+    p  the baseline: the server of ``--server-ref REF`` (a git ref, exported with ``git archive``) or of
+       ``--server-tree DIR``, threads = clients
 
-Steps b–e, x and r are the shipped code with small stand-ins swapped in by this script (``--serve-step``),
-mirroring the product diff recommended in docs/decisions/0003-intake-throughput.md; a is the real
-``cogov serve``. The public rate limit is switched off (``COGOV_RATE_PER_ADDRESS=""``) except in r: every
-client here shares one address. Nothing is ever answered before its commit, and ``synchronous_commit`` stays on.
+Steps d and x are the shipped code with a setting or a stand-in swapped in by this script (``--serve-step``);
+the others are the real ``cogov serve``. The stand-ins of the first round (case numbers from a sequence, lean
+routing reads) are product code now (docs/decisions/0003-intake-throughput.md). The public rate limit is
+switched off (``COGOV_RATE_PER_ADDRESS=""``) except in r: every client here shares one address. Nothing is ever
+answered before its commit, and ``synchronous_commit`` stays on.
 
-``--profile`` samples the server of steps a and e under 32 clients with py-spy (``pip install py-spy``):
-where the CPU goes (``--gil``) and where a request's time goes (all request threads). ``--queries`` (on by
-default) counts the SQL statements of one report with ``CaptureQueriesContext``. The database is dropped
-at the end unless ``--keep``.
+``--inprocess`` measures instead, in one process and without HTTP, the wall and CPU time per report (of the
+Python process and of its PostgreSQL backend) through ``case_report`` and through the whole POST (Django's test
+client), the statements of one report, and a cProfile of the POSTs — for this tree and, with ``--server-ref``
+or ``--server-tree``, the baseline first: less noisy than wrk on a shared machine.
+
+``--profile`` samples the server of the ``--profile-steps`` (default b) under 32 clients with py-spy
+(``pip install py-spy``): where the CPU goes (``--gil``) and where a request's time goes (all request
+threads). The statements of one report are counted for steps a, b and p (``--no-queries`` skips it). The
+database is dropped at the end unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -72,99 +81,39 @@ class Step:
     patches: tuple[str, ...] = ()
     rate_limit: bool = False
     tree: bool = False
-    #: server processes sharing one listening socket (threads split between them)
+    #: server processes sharing one listening socket (``cogov serve --processes``; threads split between them)
     processes: int = 1
+    #: extra environment of the server
+    env: tuple[tuple[str, str], ...] = ()
 
 
 STEPS = {
     "a": Step("a", "as shipped: `cogov serve --threads 8`", 8),
-    "b": Step("b", "waitress threads = clients (a DB connection each: group commit possible)", None),
-    "c": Step("c", "b + case number from a sequence (no CaseCounter row lock)", None, ("sequence",)),
-    "d": Step("d", "c + commit_delay/commit_siblings per session", None, ("sequence", "commit_delay")),
-    "e": Step("e", "d + routing reads only the service-area links containing the point", None,
-              ("sequence", "commit_delay", "lean_routing")),
-    "x": Step("x", "e with the CaseCounter row lock back", None, ("commit_delay", "lean_routing")),
-    "r": Step("r", "e + public rate limit on (one counter upsert per request, one shared address)", None,
-              ("sequence", "commit_delay", "lean_routing"), rate_limit=True),
-    "m": Step("m", "e in 2 waitress processes sharing the port (threads = clients, split)", None,
-              ("sequence", "commit_delay", "lean_routing"), processes=2),
-    "p": Step("p", "the recommended product diff (`--server-tree`), threads = clients", None, tree=True),
+    "b": Step("b", "waitress threads = clients", None),
+    "c": Step("c", "b with the configuration version looked at on every report", None,
+              env=(("COGOV_CONFIG_CHECK_SECONDS", "0"),)),
+    "d": Step("d", "b + commit_delay/commit_siblings per session", None, ("commit_delay",)),
+    "x": Step("x", "b with the CaseCounter row lock back", None, ("counter",)),
+    "r": Step("r", "b + public rate limit on (one counter upsert per request, one shared address)", None,
+              rate_limit=True),
+    "m": Step("m", "`cogov serve --processes 2`, threads = clients split", None, processes=2),
+    "p": Step("p", "the baseline (`--server-ref`/`--server-tree`), threads = clients", None, tree=True),
 }
 
 
-# --- stand-ins for the server of steps c–x (run inside the server process, see serve_step) -----------------
+# --- stand-ins for the server of steps d and x (run inside the server process, see serve_step) ---------------
 
 
-def _next_number_sequence(city_id, at):
-    """services._next_number with a PostgreSQL sequence per city and year (the recommended diff's version)."""
-    from django.db import IntegrityError, connection, transaction
-
+def _next_number_counter(city_id, at):
+    """services._next_number as it was before the sequence: the CaseCounter row locked until the commit."""
     from cogov import clock
+    from cogov.cases.models import CaseCounter
 
     year = at.astimezone(clock.LOCAL_TZ).year
-    name = f"cogov_case_number_{int(city_id)}_{int(year)}"
-    with connection.cursor() as cur:
-        cur.execute("SELECT CASE WHEN to_regclass(%s) IS NOT NULL THEN nextval(%s::text) END", [name, name])
-        value = cur.fetchone()[0]
-        if value is None:
-            try:
-                with transaction.atomic():
-                    cur.execute(
-                        "SELECT GREATEST("
-                        "COALESCE((SELECT value FROM cases_casecounter WHERE city_id = %s AND year = %s), 0),"
-                        " COALESCE((SELECT MAX(RIGHT(number, 7)::bigint) FROM cases_case"
-                        " WHERE city_id = %s AND number LIKE %s), 0))",
-                        [city_id, year, city_id, f"{year}%"],
-                    )
-                    cur.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {cur.fetchone()[0] + 1}")
-            except IntegrityError:
-                pass
-            cur.execute("SELECT nextval(%s)", [name])
-            value = cur.fetchone()[0]
-    return f"{year}{value:07d}"
-
-
-def _routing_facts_lean(city_id, located, category):
-    """services._routing_facts reading only the service-area links that contain the point (same decision)."""
-    from collections import defaultdict
-
-    from django.db.models import Exists, OuterRef, Q
-
-    from cogov import clock
-    from cogov.cases import routing
-    from cogov.geo import selectors as geo
-    from cogov.geo.models import KINDS
-    from cogov.people.models import RoleAssignment, ServiceUnit
-    from cogov.people.permissions import HEAD_ROLES
-
-    units = geo.units_by_id(located.values())
-    places = {k: routing.Place(uid, units[uid].name) for k, uid in located.items() if uid in units}
-    now = clock.now()
-    heads: dict = {}
-    rows = (
-        RoleAssignment.objects.filter(city_id=city_id, scope_unit_id__in=list(located.values()),
-                                      role__in=sorted(HEAD_ROLES | {"station_head"}), valid_from__lte=now)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
-        .values_list("scope_unit_id", "person_id", "role", "person__display_name", "person__username")
-    )
-    for scope_unit_id, person_id, role, display_name, username in rows:
-        heads.setdefault(scope_unit_id, []).append(routing.Head(person_id, role, display_name or username))
-    depth = {uid: KINDS.index(k) + 1 for k, uid in located.items()}
-    links = ServiceUnit.service_area.through.objects
-    covering: dict = defaultdict(list)
-    for su_id, unit_id in links.filter(unit_id__in=list(depth)).values_list("serviceunit_id", "unit_id"):
-        covering[su_id].append(depth[unit_id])
-    service_units = (ServiceUnit.objects.filter(city_id=city_id)
-                     .annotate(has_area=Exists(links.filter(serviceunit_id=OuterRef("pk"))))
-                     .values_list("id", "name", "duty_type", "duty_categories", "has_area"))
-    candidates = [
-        routing.Candidate(id=su_id, name=name, duty_type=duty_type, duty_categories=tuple(duty_categories or ()),
-                          covers_point=not has_area or bool(covering[su_id]),
-                          specificity=max(covering[su_id], default=0))
-        for su_id, name, duty_type, duty_categories, has_area in service_units
-    ]
-    return routing.route(located=places, scope=category.scope, duty_type=category.duty_type,
-                         category_code=category.code, heads=heads, candidates=candidates)
+    counter, _ = CaseCounter.objects.select_for_update().get_or_create(city_id=city_id, year=year)
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return f"{year}{counter.value:07d}"
 
 
 def apply_patches(patches: tuple[str, ...], commit_delay: int, commit_siblings: int) -> None:
@@ -180,35 +129,16 @@ def apply_patches(patches: tuple[str, ...], commit_delay: int, commit_siblings: 
     django.setup()
     from cogov.cases import services
 
-    if "sequence" in patches:
-        services._next_number = _next_number_sequence
-    if "lean_routing" in patches:
-        services._routing_facts = _routing_facts_lean
+    if "counter" in patches:
+        services._next_number = _next_number_counter
 
 
 def serve_step(args) -> int:
-    """``--serve-step``: the server of a step — ``cogov serve`` with the step's stand-ins in place; with
-    ``--processes N`` N waitress processes accept on one listening socket (one GIL each)."""
+    """``--serve-step``: the server of a step — ``cogov serve`` with the step's stand-ins in place."""
     apply_patches(tuple(p for p in args.patches.split(",") if p), args.commit_delay, args.commit_siblings)
-    if args.processes <= 1:
-        from cogov.cli import main
+    from cogov.cli import main
 
-        main(["serve", "--port", str(args.port), "--threads", str(args.threads)])
-        return 0
-    from django.db import connections
-    from waitress import serve
-
-    from cogov.wsgi import application
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
-    sock.listen(1024)
-    connections.close_all()  # no connection may be shared across the fork
-    for _ in range(args.processes - 1):
-        if os.fork() == 0:
-            break
-    serve(application, sockets=[sock], threads=args.threads, ident="cogov")
+    main(["serve", "--port", str(args.port), "--threads", str(args.threads), "--processes", str(args.processes)])
     return 0
 
 
@@ -243,6 +173,161 @@ def count_queries(args) -> int:
         out[label] = [x["sql"] for x in q.captured_queries]
     print(json.dumps(out))
     return 0
+
+
+# --- CPU per report in one process (no HTTP server, no load generator; run in a subprocess) ------------------
+
+#: Functions whose cumulative share of the profiled POSTs is reported: (label, function, file name).
+INPROCESS_FRAMES = [
+    ("Django request handling (middleware, URL, django-ninja)", "get_response", "base.py"),
+    ("  report_case (the API handler)", "report_case", "api.py"),
+    ("    pydantic/ninja parse of the body", "_get_values", "operation.py"),
+    ("    idempotency wrapper (transaction around the service)", "idempotent", "idempotency.py"),
+    ("      case_report (the service)", "case_report", "services.py"),
+    ("        configuration cache (version look)", "_snapshot", "config.py"),
+    ("        _routing_facts (heads + routing)", "_routing_facts", "services.py"),
+    ("        locate (point → units)", "locate", "selectors.py"),
+    ("        deadline (_due)", "_due", "services.py"),
+    ("        case number (_next_number)", "_next_number", "services.py"),
+    ("        Model.save (INSERT case, event)", "save", "base.py"),
+    ("        outbox rows", "outbox_enqueue_case_event", "services.py"),
+    ("      answer: _case_out + JSON", "_case_out", "api.py"),
+    ("SQL: psycopg execute (round trips included)", "execute", "cursor.py"),
+    ("COMMIT", "commit", "base.py"),
+]
+
+
+def _backend_cpu(pid: int) -> float:
+    return _cpu_seconds([pid])
+
+
+def inprocess_run(args) -> int:
+    """``--inprocess-run``: ``--reports`` reports through ``case_report`` (each its own transaction), then as
+    many through the whole ``POST /api/v1/cases`` (Django's test client: middleware, django-ninja, pydantic,
+    idempotency transaction and JSON answer — everything but waitress and the socket). Per report: wall time,
+    CPU time of this process and of its PostgreSQL backend, statements. Then a cProfile of as many POSTs.
+    Prints JSON."""
+    import cProfile
+    import pstats
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cogov.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    call_command("migrate", interactive=False, verbosity=0)  # a kept database may predate this tree
+
+    from cogov.cases import services
+    from cogov.geo.models import City
+
+    bodies = json.loads(Path(args.bodies).read_text())
+    n = args.reports
+    city = City.objects.get(code="3702")
+    client = Client()
+
+    def service(b):
+        services.case_report(city=city, actor=None, category_id=b["category_id"], lon=b["lon"], lat=b["lat"],
+                             description=b["description"])
+
+    def api(b):
+        r = client.post("/api/v1/cases", json.dumps(b), content_type="application/json")
+        assert r.status_code == 201, r.content
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    out: dict = {"code": str(Path(services.__file__).resolve().parents[2])}
+    for label, call in (("service", service), ("api", api)):
+        for b in bodies[:20]:  # warm: locate index, calendars, caches, connection
+            call(b)
+        seen: list[str] = []
+
+        def record(execute, sql, params, many, context, seen=seen):
+            seen.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):  # (the test client empties connection.queries per request)
+            call(bodies[20])
+        w0, c0, p0 = time.perf_counter(), time.process_time(), _backend_cpu(backend)
+        for i in range(n):
+            call(bodies[i % len(bodies)])
+        w1, c1, p1 = time.perf_counter(), time.process_time(), _backend_cpu(backend)
+        out[label] = {"wall_ms": 1000 * (w1 - w0) / n, "cpu_ms": 1000 * (c1 - c0) / n,
+                      "pg_cpu_ms": 1000 * (p1 - p0) / n, "statements": seen}
+    # the trivial endpoint through the same client: what a report costs in trivial requests
+    for _ in range(50):
+        client.get("/healthz")
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n * 4):
+        assert client.get("/healthz").status_code == 200
+    out["healthz"] = {"wall_ms": 1000 * (time.perf_counter() - w0) / (n * 4),
+                      "cpu_ms": 1000 * (time.process_time() - c0) / (n * 4)}
+    prof = cProfile.Profile(time.process_time)  # CPU time of this process: waiting for PostgreSQL not counted
+    prof.enable()
+    for i in range(n):
+        api(bodies[i % len(bodies)])
+    prof.disable()
+    stats = pstats.Stats(prof)
+    total = max(stats.total_tt, 1e-9)
+    cum: dict = collections.defaultdict(float)
+    tops = []
+    for (fname, line, func), (_cc, _nc, tt, ct, _callers) in stats.stats.items():
+        cum[(func, Path(fname).name)] = max(cum[(func, Path(fname).name)], ct)
+        tops.append((tt, ct, f"{func} ({'/'.join(Path(fname).parts[-2:])}:{line})"))
+    out["profile"] = {label: 100 * cum.get((fn, f), 0.0) / total for label, fn, f in INPROCESS_FRAMES}
+    out["profile_top"] = [(100 * tt / total, 100 * ct / total, where) for tt, ct, where in sorted(tops)[::-1][:25]]
+    print(json.dumps(out))
+    return 0
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """A git ref's tree exported into ``into`` (``git archive``: reads the repository, changes nothing)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def inprocess(args, url: str, data_dir: str, bodies_file: Path, trees: list[tuple[str, str | None]]) -> None:
+    """Run ``--inprocess-run`` for each (label, source tree or None = this tree) and print the comparison."""
+    results = []
+    for label, tree in trees:
+        numbers_sync(url)
+        env = server_env(url, data_dir, rate_limit=False, tree=tree)
+        cmd = [sys.executable, __file__, "--inprocess-run", "--bodies", str(bodies_file), "--reports",
+               str(args.reports)]
+        print(f"» in-process: {label} ({args.reports} reports through case_report, {args.reports} POSTs, "
+              f"{args.reports} profiled POSTs) …", flush=True)
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree or ROOT)
+        if r.returncode != 0:
+            print(f"  failed: {r.stderr[-3000:]}")
+            continue
+        results.append((label, json.loads(r.stdout.strip().splitlines()[-1]), os.getloadavg()[0]))
+    numbers_sync(url)
+    print("\n| code | path | wall ms/report | CPU ms/report (Python) | PostgreSQL CPU ms/report | statements "
+          "| Python CPU ÷ GET /healthz's | load avg |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, res, load in results:
+        for path, name in (("service", "case_report"), ("api", "POST /api/v1/cases")):
+            x = res[path]
+            print(f"| {label} | {name} | {x['wall_ms']:.2f} | {x['cpu_ms']:.2f} | {x['pg_cpu_ms']:.2f} | "
+                  f"{len(x['statements'])} | {x['cpu_ms'] / res['healthz']['cpu_ms']:.1f} × | {load:.1f} |")
+        h = res["healthz"]
+        print(f"| {label} | GET /healthz | {h['wall_ms']:.2f} | {h['cpu_ms']:.2f} | — | 0 | 1 × | {load:.1f} |")
+    for label, res, _ in results:
+        print(f"\nStatements of one POST, {label}:")
+        for sql in res["api"]["statements"]:
+            print(f"    {sql[:140]}")
+        print(f"\ncProfile of {args.reports} POSTs, {label} (share of the process's CPU time, cumulative):")
+        for name, share in res["profile"].items():
+            print(f"    {name:<62} {share:6.1f} %")
+        print("  top functions by own time (own %, cumulative %):")
+        for own, cum, where in res["profile_top"]:
+            print(f"    {own:5.1f} {cum:6.1f}  {where}")
 
 
 # --- load generation ---------------------------------------------------------------------------------------
@@ -383,6 +468,11 @@ def db_create(pg: str) -> str:
     return f"{pg}/{DB_NAME}"
 
 
+def db_exists(pg: str) -> bool:
+    with admin_conn(pg) as c:
+        return c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is not None
+
+
 def db_drop(pg: str) -> None:
     with admin_conn(pg) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
@@ -445,7 +535,10 @@ class Server:
             cmd = [sys.executable, "-c", "from cogov.cli import main; main()", "serve", "--port", str(self.port),
                    "--threads", str(threads)]
         else:
-            cmd = [str(BIN / "cogov"), "serve", "--port", str(self.port), "--threads", str(threads)]
+            cmd = [str(BIN / "cogov"), "serve", "--port", str(self.port), "--threads",
+                   str(-(-threads // step.processes))]
+            if step.processes > 1:
+                cmd += ["--processes", str(step.processes)]
         self.log = tempfile.NamedTemporaryFile("w+", prefix="cogov-bench-serve-", suffix=".log", delete=False)
         # a source tree is served from its own directory (python -c puts the working directory first on the path)
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -545,15 +638,13 @@ PROFILE_FRAMES = [
     ("  public rate limit (enforce_public_limits)", "enforce_public_limits", "ratelimit.py"),
     ("  idempotency wrapper (transaction around the service)", "idempotent", "idempotency.py"),
     ("  case_report (the service)", "case_report", "services.py"),
-    ("    _routing_facts (routing reads)", "_routing_facts", "services.py"),
-    ("    _routing_facts (lean stand-in)", "_routing_facts_lean", "intake.py"),
-    ("      prefetch_related (a: every service unit's area)", "prefetch_related_objects", "query.py"),
+    ("    configuration cache (cogov/cases/config.py)", "_snapshot", "config.py"),
+    ("    _routing_facts (heads, routing)", "_routing_facts", "services.py"),
     ("    locate (point → units)", "locate", "selectors.py"),
     ("    deadline (_due, calendar)", "_due", "services.py"),
     ("    case number (_next_number)", "_next_number", "services.py"),
-    ("    case number (sequence stand-in)", "_next_number_sequence", "intake.py"),
     ("    outbox rows", "outbox_enqueue_case_event", "services.py"),
-    ("  answer: re-read and CaseOut", "_case_out", "api.py"),
+    ("  answer: CaseOut and JSON", "_case_out", "api.py"),
     ("SQL: psycopg execute (round trips)", "execute", "cursor.py"),
     ("COMMIT (waiting for the WAL flush)", "commit", "base.py"),
 ]
@@ -643,18 +734,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", default="8,32,64", help="client counts, comma separated")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds of load per measurement")
     p.add_argument("--threads", type=int, help="waitress threads for every step (default: per step)")
-    p.add_argument("--steps", default="a,b,c,d,e,x,r,m",
+    p.add_argument("--steps", default="a,b,m",
                    help="steps to run (see the docstring); p needs --server-tree")
     p.add_argument("--pg", default=os.environ.get("COGOV_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"))
     p.add_argument("--commit-delay", type=int, default=200, help="µs, step d on")
     p.add_argument("--commit-siblings", type=int, default=5)
     p.add_argument("--server-tree", help="a source tree to serve for step p (PYTHONPATH)")
-    p.add_argument("--profile", action="store_true", help="py-spy profiles of steps a and e under 32 clients")
+    p.add_argument("--profile", action="store_true", help="py-spy profiles under 32 clients (see --profile-steps)")
+    p.add_argument("--profile-steps", default="b", help="steps profiled with --profile")
     p.add_argument("--no-queries", action="store_true", help="skip counting the statements of one report")
+    p.add_argument("--server-ref", help="a git ref whose tree is served for step p (exported with git archive)")
+    p.add_argument("--inprocess", action="store_true",
+                   help="instead of the HTTP steps: CPU per report in one process (case_report and the whole POST "
+                        "through Django's test client, cProfile), for this tree and, with --server-ref/--server-tree, "
+                        "the baseline")
+    p.add_argument("--reports", type=int, default=500, help="reports per in-process measurement")
     p.add_argument("--keep", action="store_true", help="keep the database")
+    p.add_argument("--reuse-db", action="store_true", help="reuse a kept database (skip the demo build)")
     # internal modes
     p.add_argument("--serve-step", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--count-queries", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--inprocess-run", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--patches", default="", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -665,33 +765,47 @@ def main(argv: list[str] | None = None) -> int:
         return serve_step(args)
     if args.count_queries:
         return count_queries(args)
+    if args.inprocess_run:
+        return inprocess_run(args)
     if args.load:
         args.clients = int(args.clients)
         return python_load(args)
 
     clients = [int(c) for c in args.clients.split(",")]
     steps = [STEPS[s] for s in args.steps.split(",")]
-    if any(s.tree for s in steps) and not args.server_tree:
-        p.error("step p needs --server-tree DIR")
     work = Path(tempfile.mkdtemp(prefix="cogov-bench-intake-"))
+    if args.server_ref:
+        args.server_tree = str(export_ref(args.server_ref, work / "tree"))
+    if not args.inprocess and any(s.tree for s in steps) and not args.server_tree:
+        p.error("step p needs --server-tree DIR or --server-ref REF")
     data_dir = str(work / "data")
-    url = db_create(args.pg)
+    reuse = args.reuse_db and db_exists(args.pg)
+    url = f"{args.pg}/{DB_NAME}" if reuse else db_create(args.pg)
     rows: list[Row] = []
     profiles: dict[str, dict | str] = {}
     queries: dict[str, dict] = {}
     try:
-        print(f"» demo city at scale 0.1 into {DB_NAME} …", flush=True)
-        built = demo_build(url, data_dir)
+        if reuse:
+            print(f"» reusing {DB_NAME}", flush=True)
+            built = 0.0
+        else:
+            print(f"» demo city at scale 0.1 into {DB_NAME} …", flush=True)
+            built = demo_build(url, data_dir)
         bodies = report_bodies(url)
         bodies_file, lua = work / "bodies.json", work / "post.lua"
         bodies_file.write_text(json.dumps(bodies, ensure_ascii=False))
         wrk_lua(bodies, lua)
         about = machine(url)
         print(f"  built in {built:.1f} s; {len(bodies)} report bodies", flush=True)
+        if args.inprocess:
+            print(f"\n**Machine.** {about}")
+            trees = [(f"baseline {args.server_ref or args.server_tree}", args.server_tree)] if args.server_tree else []
+            inprocess(args, url, data_dir, bodies_file, trees + [("this tree", None)])
+            steps = []
         for step in steps:
             numbers_sync(url)
             env = server_env(url, data_dir, rate_limit=step.rate_limit,
-                             tree=args.server_tree if step.tree else None)
+                             tree=args.server_tree if step.tree else None) | dict(step.env)
             fixed = args.threads or step.threads
             server = None
             for n in clients:
@@ -703,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_load(server.port, n, 2, post=True, lua=lua, bodies_file=bodies_file)  # warm-up
                 before = cases_count(url)
                 extra: dict = {}
-                if args.profile and n == 32 and step.key in ("a", "e"):
+                if args.profile and n == 32 and step.key in args.profile_steps.split(","):
                     for gil in (True, False):
                         holder: dict = {}
                         t = threading.Thread(target=lambda: holder.update(load=run_load(
@@ -733,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"p50 {fmt(health.p50_ms, 1)} p99 {fmt(health.p99_ms, 1)} ms", flush=True)
             if server:
                 server.stop()
-            if not args.no_queries and step.key in ("a", "e", "p"):
+            if not args.no_queries and step.key in ("a", "b", "p"):
                 env_q = server_env(url, data_dir, rate_limit=step.rate_limit,
                                    tree=args.server_tree if step.tree else None)
                 cmd = [sys.executable, __file__, "--count-queries", "--patches", ",".join(step.patches),
@@ -749,6 +863,8 @@ def main(argv: list[str] | None = None) -> int:
             db_drop(args.pg)
         shutil.rmtree(work, ignore_errors=True)
 
+    if args.inprocess:
+        return 0
     print(f"\n**Machine.** {about}\n")
     print("| step | clients | waitress threads | reports/s | p50 ms | p99 ms | /healthz req/s | p50 ms | p99 ms "
           "| reports ÷ healthz | server CPU ms/report | PostgreSQL CPU ms/report | WAL flushes/report | notes |")

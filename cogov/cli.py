@@ -27,15 +27,92 @@ def _migrate(verbose: bool = False) -> None:
 
 
 def cmd_serve(args) -> int:
-    """Serve the platform with waitress (a production WSGI server; put it behind the city's reverse proxy)."""
+    """Serve the platform with waitress (a production WSGI server; put it behind the city's reverse proxy).
+
+    ``--processes N`` (N > 1): N waitress processes accept on one listening socket, ``--threads`` each — one
+    Python interpreter (and GIL) per process, for machines with more cores than the database needs.
+    """
     _setup(args.data)
     _migrate()
     from waitress import serve
 
     from cogov.wsgi import application
 
-    print(f"cogov 共治 正在运行：http://{args.host}:{args.port}/  （Ctrl+C 停止）", flush=True)
-    serve(application, host=args.host, port=args.port, threads=args.threads, ident="cogov")
+    processes = max(1, getattr(args, "processes", 1) or 1)
+    print(f"cogov 共治 正在运行：http://{args.host}:{args.port}/  （Ctrl+C 停止）"
+          + (f"；{processes} 个进程 × {args.threads} 线程" if processes > 1 else ""), flush=True)
+    if processes == 1:
+        serve(application, host=args.host, port=args.port, threads=args.threads, ident="cogov")
+        return 0
+    return _serve_processes(application, host=args.host, port=args.port, threads=args.threads,
+                            processes=processes)
+
+
+def _serve_processes(application, *, host: str, port: int, threads: int, processes: int) -> int:
+    """The parent binds the socket, forks the workers (each runs waitress on it), starts a new one when a
+    worker dies, and on SIGTERM/SIGINT stops them all and exits. Workers open their own database connections."""
+    import signal
+    import socket
+    import time
+    import traceback
+
+    from django.db import connections
+    from waitress import serve
+
+    if not hasattr(os, "fork"):
+        print("错误：--processes 需要 fork（Linux、macOS）；请用 --processes 1", file=sys.stderr)
+        return 2
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)  # (waitress's backlog) connections queue from now on, whichever worker takes them
+    connections.close_all()  # a database connection must never be shared across a fork
+    workers: set[int] = set()
+    stopping = False
+
+    def start() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                serve(application, sockets=[sock], threads=threads, ident="cogov")
+            except BaseException:  # noqa: BLE001 - shown, then the worker exits
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)  # never return into the parent's code
+        workers.add(pid)
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(workers):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(processes):
+        start()
+    while workers:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        workers.discard(pid)
+        if not stopping:
+            print(f"工作进程 {pid} 已退出（状态 {status}），1 秒后重新启动", file=sys.stderr, flush=True)
+            time.sleep(1)  # a worker that dies at start must not make the parent spin
+            if not stopping:
+                start()
+    sock.close()
     return 0
 
 
@@ -182,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("serve", help="运行平台（waitress）")
     common(sp)
+    sp.add_argument("--processes", type=int, default=1,
+                    help="进程数（共用一个监听端口，每个进程 --threads 个线程；多核机器用）")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("worker", help="后台任务：通知投递、超期升级")
@@ -218,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--username", required=True)
     sp.add_argument("--label", default="")
     sp.set_defaults(func=cmd_token)
+
+    from cogov.insight.cli import add_parser as add_insight_parser  # 文本分类（train / classify / show）
+
+    add_insight_parser(sub, common)
     return p
 
 

@@ -29,7 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "django_tasks",
-    "django_tasks_db",
+    "cogov.notify.tasks_app.TasksDatabaseConfig",  # django_tasks_db, named in Chinese for the admin
     "cogov.geo",
     "cogov.people",
     "cogov.cases",
@@ -158,6 +158,9 @@ COGOV_RATE_PER_PHONE = os.environ.get("COGOV_RATE_PER_PHONE", "10/3600")
 COGOV_TRUSTED_PROXIES = [p for p in os.environ.get("COGOV_TRUSTED_PROXIES", "").split(",") if p]
 COGOV_IDEMPOTENCY_WAIT_SECONDS = 10
 COGOV_IDEMPOTENCY_LEASE_SECONDS = 60
+# Per-process caches of categories, limits, professional units, calendar, endpoints (cogov/cases/config.py): how
+# often (seconds) a process looks whether another process changed them; 0 = on every report (one statement more).
+COGOV_CONFIG_CHECK_SECONDS = float(os.environ.get("COGOV_CONFIG_CHECK_SECONDS", "2"))
 # Open311 GeoReport v2: require api_key on POST (production), the jurisdiction_id naming this city besides its
 # code (e.g. qingdao.gov.cn), the most requests one answer holds.
 COGOV_OPEN311_REQUIRE_KEY = os.environ.get("COGOV_OPEN311_REQUIRE_KEY", "0") == "1"
@@ -173,3 +176,16 @@ EMAIL_BACKEND = os.environ.get("COGOV_EMAIL_BACKEND", "django.core.mail.backends
 EMAIL_HOST = os.environ.get("COGOV_SMTP_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("COGOV_SMTP_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("COGOV_MAIL_FROM", "cogov@localhost")
+# Citizen pages (全民城管 · 点·靓): the SMS channel of sign-in codes ("console" prints them, "memory" keeps them for
+# tests, "webhook" POSTs JSON to the city's gateway), a code's life, wrong tries and codes per phone per hour;
+# the radius of "already reported nearby?" and the page size of the public case list.
+COGOV_SMS_BACKEND = os.environ.get("COGOV_SMS_BACKEND", "console")
+COGOV_SMS_WEBHOOK_URL = os.environ.get("COGOV_SMS_WEBHOOK_URL", "")
+COGOV_SMS_CODE_TTL_SECONDS = 300
+COGOV_SMS_MAX_TRIES = 5
+COGOV_SMS_CODES_PER_HOUR = 5
+COGOV_NEARBY_RADIUS_M = 200
+COGOV_PUBLIC_PAGE_SIZE = 20
+# Report-text classifier (cogov insight): the model file `cogov insight train` wrote; "{city_id}" in the path is
+# replaced by the city's id. Unset → the report form suggests categories by keyword rules only.
+COGOV_INSIGHT_MODEL = os.environ.get("COGOV_INSIGHT_MODEL", "")

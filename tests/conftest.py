@@ -59,6 +59,20 @@ class SmallCity:
         return actor_for(self.people[name], city_id=self.city.pk)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """SQLite tests use a file database in WAL mode, as production does, unless COGOV_TEST_DATABASE_NAME names one.
+
+    The live-server tests and the browser journeys make concurrent requests (a page polling while another
+    posts); an in-memory shared-cache database answers those with "database table is locked" at once.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3") and not (db.get("TEST") or {}).get("NAME"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "cogov-test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def fast_passwords(request):
     """Test accounts use a fast hasher: PBKDF2 would spend seconds on each small city's dozen passwords.
@@ -67,6 +81,16 @@ def fast_passwords(request):
     """
     if request.config.pluginmanager.hasplugin("django"):
         request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_config_cache(request):
+    """Each test starts without cached city configuration (cogov/cases/config.py): rows a previous test rolled
+    back must not be served from this process's cache. (Skipped without pytest-django, like fast_passwords.)"""
+    if request.config.pluginmanager.hasplugin("django"):
+        from cogov.cases import config
+
+        config.forget()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, field_validator
 
-from cogov.cases import selectors, services, workflow
+from cogov.cases import config, selectors, services, workflow
 from cogov.cases.models import Attachment, Case
 from cogov.errors import DomainError
 from cogov.geo import coords
@@ -57,11 +57,10 @@ def _person(request: HttpRequest):
 
 
 def _city(person) -> City:
-    from django.conf import settings
-
+    # the city row from the per-process cache (re-read at most every 2 s, cogov/cases/config.py)
     if person is not None and person.city_id:
-        return person.city
-    city = City.objects.filter(code=settings.COGOV_DEFAULT_CITY).first() or City.objects.order_by("id").first()
+        return config.city_get(person.city_id) or person.city
+    city = config.city_default()
     if city is None:
         raise DomainError("no_city", "平台尚未配置城市（请先运行 cogov demo 或导入辖区）", status=404)
     return city
@@ -295,7 +294,10 @@ def report_case(request, payload: ReportIn):
             urgency=payload.urgency, contact_name=payload.contact_name, contact_phone=payload.contact_phone,
             photo_ids=payload.photos, upload_token=payload.upload_token,
         )
-        # case_report hands the case back with its category, units and reporter attached: no second read
+        # case_report hands the case back with its category, units and reporter attached: no second read;
+        # and a case just filed without photos has none (the answer need not ask)
+        if not payload.photos:
+            case._prefetched_objects_cache = {"attachments": case.attachments.none()}
         return 201, _case_out(case, actor).model_dump_json(), idempotency.JSON, case.pk
 
     scope = f"api:report:person:{actor.person_id}" if actor and actor.person_id else "api:report:anon"

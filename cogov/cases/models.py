@@ -194,6 +194,9 @@ class Case(models.Model):
             models.Index(fields=["city", "station"]),
             models.Index(fields=["city", "handler_unit", "state"]),
             models.Index(fields=["city", "reported_at"]),
+            # dashboards: closed and escalated in a period (cogov/cases/stats.py)
+            models.Index(fields=["city", "closed_at"], name="case_city_closed_at_idx"),
+            models.Index(fields=["city", "escalated_at"], name="case_city_escalated_at_idx"),
         ]
 
     def __str__(self) -> str:
@@ -257,3 +260,26 @@ class Attachment(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "照片"
+
+
+class CaseFollow(models.Model):
+    """关注（我也遇到了）— someone met the same problem and follows the case instead of filing another.
+
+    One per case and person, or per case and device (an anonymous browser's key); the analytics count a
+    follow as a confirmed duplicate report.
+    """
+
+    city = models.ForeignKey("geo.City", on_delete=models.PROTECT)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="follows")
+    person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    device_key = models.CharField("设备标识", max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "关注"
+        constraints = [
+            models.UniqueConstraint(fields=["case", "person"], condition=models.Q(person__isnull=False),
+                                    name="case_follow_unique_person"),
+            models.UniqueConstraint(fields=["case", "device_key"], condition=~models.Q(device_key=""),
+                                    name="case_follow_unique_device"),
+        ]

@@ -6,15 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
-from collections import defaultdict
 from typing import Any, Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from cogov import clock
-from cogov.cases import chain, deadlines, routing, workflow
+from cogov.cases import chain, config, deadlines, routing, workflow
 from cogov.cases.models import Case, CaseCounter, CaseEvent, Category, Reporter
 from cogov.cases.selectors import work_calendar
 from cogov.errors import DomainError
@@ -24,7 +23,7 @@ from cogov.intake.photos import attach_photos
 from cogov.intake.text import normalize, spam_reasons
 from cogov.notify.services import AUDIENCE, outbox_enqueue_case_event
 from cogov.people.models import RoleAssignment, ServiceUnit
-from cogov.people.permissions import HEAD_ROLES, Actor, case_not_found, role_for_action, roles_on_case, system_actor
+from cogov.people.permissions import Actor, case_not_found, role_for_action, roles_on_case, system_actor
 
 DEFAULT_LIMITS = {"first_response": (1.0, "working_hours"), "handling": (3.0, "working_days")}
 #: The data each action may carry (anything else is refused, so typos never pass silently).
@@ -55,13 +54,15 @@ REPORT_ROLES = ("citizen", "volunteer", "station_head", "building_head", "street
 
 
 def _limit(category: Category, urgency: str, which: str) -> tuple[float, str]:
-    limits = {lim.urgency: lim for lim in category.limits.all()}
+    # the limits as last saved, from the per-process cache (cogov/cases/config.py): no query per report
+    limits = config.category_limits(category.city_id, category.pk)
     lim = limits.get(urgency) or limits.get("normal")
     if lim is None:
         return DEFAULT_LIMITS[which]
+    first_amount, first_unit, handling_amount, handling_unit = lim
     if which == "first_response":
-        return lim.first_response_amount, lim.first_response_unit
-    return lim.handling_amount, lim.handling_unit
+        return first_amount, first_unit
+    return handling_amount, handling_unit
 
 
 def _due(city_id: int, start: dt.datetime, amount: float, unit: str) -> deadlines.Deadline:
@@ -209,36 +210,33 @@ def _routing_facts(city_id: int, located: dict[str, int], category: Category,
     """The routing decision, and the current heads of the located units (the station's among them)."""
     places = {k: routing.Place(uid, units[uid].name) for k, uid in located.items() if uid in units}
     now = clock.now()
+    # the heads appointed to the located units, from the per-process cache (re-read when an appointment or a
+    # name changes); which appointments hold is judged now
+    appointed = config.heads(city_id)
     heads: dict[int, list[routing.Head]] = {}
-    rows = (
-        RoleAssignment.objects.filter(city_id=city_id, scope_unit_id__in=list(located.values()),
-                                      role__in=sorted(HEAD_ROLES | {"station_head"}), valid_from__lte=now)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
-        .values_list("scope_unit_id", "person_id", "role", "person__display_name", "person__username")
-    )
-    for scope_unit_id, person_id, role, display_name, username in rows:
-        heads.setdefault(scope_unit_id, []).append(routing.Head(person_id, role, display_name or username))
+    for unit_id in located.values():
+        for h in appointed.get(unit_id, ()):
+            if h.current(now):
+                heads.setdefault(unit_id, []).append(routing.Head(h.person_id, h.role, h.name))
     depth = {uid: KINDS.index(k) + 1 for k, uid in located.items()}
-    # only the service-area links that contain the point: loading every unit's whole area cost 15 ms a report
-    links = ServiceUnit.service_area.through.objects
-    covering: dict[int, list[int]] = defaultdict(list)
-    for su_id, unit_id in links.filter(unit_id__in=list(depth)).values_list("serviceunit_id", "unit_id"):
-        covering[su_id].append(depth[unit_id])
-    service_units = (ServiceUnit.objects.filter(city_id=city_id)
-                     .annotate(has_area=Exists(links.filter(serviceunit_id=OuterRef("pk"))))
-                     .values_list("id", "name", "duty_type", "duty_categories", "has_area"))
-    candidates = [
-        routing.Candidate(id=su_id, name=name, duty_type=duty_type,
-                          duty_categories=tuple(duty_categories or ()),
-                          covers_point=not has_area or bool(covering[su_id]),
-                          specificity=max(covering[su_id], default=0))
-        for su_id, name, duty_type, duty_categories, has_area in service_units
+    # the professional units and their service areas from the per-process cache (cogov/cases/config.py); of
+    # each unit, the depth of the smallest located unit its area lists (0 = none: it does not cover the point)
+    service_units = config.service_units(city_id)
+    covering: dict[int, int] = {}
+    for unit_id, d in depth.items():
+        for su_id in service_units.serving.get(unit_id, ()):
+            covering[su_id] = max(covering.get(su_id, 0), d)
+    candidates = [  # only those whose duty fits: routing would pass over the others
+        routing.Candidate(id=r.id, name=r.name, duty_type=r.duty_type, duty_categories=r.duty_categories,
+                          covers_point=not r.has_area or r.id in covering, specificity=covering.get(r.id, 0))
+        for r in service_units.fitting(category.duty_type, category.code)
     ]
     decision = routing.route(located=places, scope=category.scope, duty_type=category.duty_type,
                              category_code=category.code, heads=heads, candidates=candidates)
     return decision, heads
 
 
+@config.one_version()  # one look at the city's configuration version per report, all reads from one snapshot
 def case_report(
     *,
     city: City,
@@ -269,8 +267,11 @@ def case_report(
     held_for = spam_reasons("\n".join((title, description, address, contact_name)))
     if role not in REPORT_ROLES or (role != "citizen" and role not in actor.roles):
         raise DomainError("role_not_allowed", f"不能以「{role}」身份上报", status=403)
-    category = Category.objects.filter(city=city, pk=category_id, active=True).prefetch_related("limits").first()
-    if category is None:
+    try:
+        category = config.category(city.pk, int(category_id))
+    except (TypeError, ValueError):
+        category = None
+    if category is None or not category.active:
         raise DomainError("unknown_category", f"类别 {category_id} 不存在或已停用")
     if urgency not in ("normal", "urgent", "emergency"):
         raise DomainError("bad_urgency", "紧急程度只能是 normal / urgent / emergency")
@@ -279,12 +280,15 @@ def case_report(
     if "district" not in located:
         raise DomainError("outside_city", f"该位置（{lon:.6f}, {lat:.6f}）不在{city.name}辖区内",
                           detail={"lon": lon, "lat": lat})
-    units = geo.units_by_id(located.values())
+    units = config.units(city.pk, located.values())
     decision, heads = _routing_facts(city.pk, located, category, units)
     deepest = next(located[k] for k in reversed(KINDS) if k in located)
     at = clock.now()
     first = _due(city.pk, at, *_limit(category, urgency, "first_response"))
-    with transaction.atomic():
+    # Inside a caller's transaction (the API's idempotency block) no savepoint unless photos are attached:
+    # nothing else in this block refuses a report, so any error here must roll the caller's transaction back
+    # anyway — and two round trips fewer per report. Outside one, this is the transaction (BEGIN … COMMIT).
+    with transaction.atomic(savepoint=bool(photo_ids)):
         reporter = None
         if contact_name or contact_phone or contact_email or contact_device or actor.person_id:
             reporter = Reporter.objects.create(city=city, person_id=actor.person_id, name=contact_name,
@@ -494,6 +498,7 @@ def categories_load(*, city: City, specs) -> tuple[int, int]:
                 limits.append(CategoryLimit(category=cat, urgency=urgency, first_response_amount=fa,
                                             first_response_unit=fu, handling_amount=ha, handling_unit=hu))
         CategoryLimit.objects.bulk_create(limits, batch_size=1000)
+        config.config_changed(city.pk)  # bulk inserts send no signals: every process re-reads its cache
     return len(new), len(specs) - len(new)
 
 
@@ -534,4 +539,58 @@ def holidays_import(*, city: City, year: int, content: str, source: str = "") ->
         CalendarDay.objects.filter(city=city, date__year=year).delete()
         CalendarDay.objects.bulk_create([CalendarDay(city=city, date=d, is_workday=w, name=nm) for d, w, nm in rows])
         CalendarYear.objects.update_or_create(city=city, year=year, defaults={"source": source})
+        config.config_changed(city.pk)  # bulk inserts send no signals: every process re-reads its cache
     return len(rows)
+
+
+#: States in which a case may still be followed (我也遇到了): it is being worked on.
+FOLLOWABLE_STATES = workflow.OPEN | {"suspended"}
+
+
+def case_follow(*, case_id: int, person_id: int | None, device_key: str = ""):
+    """关注（我也遇到了）— follow a public, open case instead of reporting it again; idempotent.
+
+    One follow per case and person (signed in) or per case and device (an anonymous browser); a device's
+    anonymous follow becomes the person's when they follow again signed in. Returns the ``CaseFollow``.
+    Refused: a case not shown publicly (404), one no longer open (409), one's own report (409).
+    """
+    from cogov.cases.models import CaseFollow
+
+    device_key = (device_key or "")[:64]
+    if person_id is None and not device_key:
+        raise DomainError("missing_fields", "关注需要登录或浏览器会话")
+    case = Case.objects.filter(pk=case_id).only("id", "city_id", "number", "state", "moderation",
+                                                "reported_by_id").first()
+    if case is None or case.moderation != "ok":
+        raise DomainError("case_not_found", "案件不存在或尚未公开", status=404)
+    if case.state not in FOLLOWABLE_STATES:
+        raise DomainError("case_not_open", f"案件已{workflow.STATES[case.state]}，无需再关注", status=409)
+    if person_id is not None and person_id == case.reported_by_id:
+        raise DomainError("own_case", "这是您自己上报的案件，无需关注", status=409)
+    for _ in range(3):  # a concurrent follow of the same person or device wins the unique index: read it back
+        try:
+            with transaction.atomic():
+                mine = Q(person_id=person_id) if person_id is not None else Q(pk__in=[])
+                if device_key:
+                    mine |= Q(device_key=device_key)
+                existing = CaseFollow.objects.select_for_update().filter(mine, case_id=case.pk).order_by("id")
+                found = list(existing)
+                if person_id is not None:
+                    for row in found:
+                        if row.person_id == person_id:
+                            return row
+                    anonymous = next((r for r in found if r.person_id is None), None)
+                    if anonymous is not None:  # the same browser followed before signing in
+                        anonymous.person_id = person_id
+                        anonymous.save(update_fields=["person"])
+                        return anonymous
+                elif found:
+                    return found[0]
+                return CaseFollow.objects.create(
+                    city_id=case.city_id, case_id=case.pk, person_id=person_id,
+                    device_key="" if (person_id is not None and any(r.device_key == device_key for r in found))
+                    else device_key,
+                    created_at=clock.now())
+        except IntegrityError:
+            continue
+    raise DomainError("follow_conflict", "关注失败，请重试", status=409)

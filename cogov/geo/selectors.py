@@ -60,3 +60,50 @@ def locate(city_id: int, lon: float, lat: float) -> dict[str, int]:
 def units_by_id(ids) -> dict[int, Unit]:
     """Units by id, one query (geometry deferred)."""
     return {u.id: u for u in Unit.objects.filter(pk__in=list(ids)).defer("geometry")}
+
+
+#: Kinds the public maps draw, and the simplification of their outlines (degrees; about 20 m).
+BOUNDARY_KINDS = ("district", "subdistrict", "community")
+BOUNDARY_TOLERANCE_DEG = 0.0002
+_boundaries: dict[tuple[int, str], tuple[int, dict]] = {}
+
+
+def boundaries_geojson(city_id: int, kind: str) -> dict:
+    """The city's current units of ``kind`` as a GeoJSON FeatureCollection (WGS-84, outlines simplified to
+    about 20 m, coordinates to 6 decimals), with the city's ``bbox``; cached per process and geo_version."""
+    import shapely
+    from shapely.geometry import mapping
+
+    if kind not in BOUNDARY_KINDS:
+        raise ValueError(f"kind must be one of {BOUNDARY_KINDS}")
+    city = City.objects.filter(pk=city_id).values("geo_version", "min_lon", "min_lat", "max_lon", "max_lat").first()
+    if city is None:
+        raise ValueError("unknown city")
+    key = (city_id, kind)
+    cached = _boundaries.get(key)
+    if cached is not None and cached[0] == city["geo_version"]:
+        return cached[1]
+    features = []
+    rows = (Unit.objects.filter(city_id=city_id, kind=kind, geometry__isnull=False, valid_to__isnull=True)
+            .order_by("code").values_list("id", "code", "name", "geometry"))
+    for unit_id, code, name, wkb in rows.iterator():
+        geom = shapely.from_wkb(bytes(wkb))
+        simple = geom.simplify(BOUNDARY_TOLERANCE_DEG, preserve_topology=True)
+        if simple.is_empty:
+            simple = geom
+        simple = shapely.set_precision(simple, 1e-6)
+        features.append({"type": "Feature", "id": unit_id, "geometry": mapping(simple),
+                         "properties": {"id": unit_id, "code": code, "name": name, "kind": kind}})
+    box = [city["min_lon"], city["min_lat"], city["max_lon"], city["max_lat"]]
+    collection: dict = {"type": "FeatureCollection", "features": features}
+    if None not in box:
+        collection["bbox"] = box
+    with _lock:
+        _boundaries[key] = (city["geo_version"], collection)
+    return collection
+
+
+def units_of_kind(city_id: int, kind: str) -> list[Unit]:
+    """The city's current units of one kind by code (geometry deferred) — e.g. the districts of a filter."""
+    return list(Unit.objects.filter(city_id=city_id, kind=kind, valid_to__isnull=True).defer("geometry")
+                .order_by("code"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from cogov import clock
+from cogov.cases import config
 from cogov.cases.workflow import ACTIONS, STATES
-from cogov.notify.models import Endpoint, OutboxMessage
+from cogov.notify.models import OutboxMessage
 
 #: Which actions tell whom, beside the robots: "head" the routed head, "unit" the handler unit's members,
 #: "station" the station's heads, "reporter" the reporter's account.
@@ -55,8 +56,9 @@ def outbox_enqueue_case_event(*, case, event, recipients: dict[str, list[int]]) 
                 created_at=at,
             )
         )
-    for ep in Endpoint.objects.filter(city_id=case.city_id, active=True).select_related("scope_unit"):
-        if ep.scope_unit_id and not case.unit_path.startswith(ep.scope_unit.path):
+    # the active endpoints from the per-process cache (cogov/cases/config.py: re-read when they change)
+    for ep in config.endpoints(case.city_id):
+        if ep.scope_path is not None and not case.unit_path.startswith(ep.scope_path):
             continue
         if ep.actions and event.action not in ep.actions:
             continue
@@ -66,10 +68,11 @@ def outbox_enqueue_case_event(*, case, event, recipients: dict[str, list[int]]) 
                 channel=ep.channel,
                 recipient=ep.target,
                 payload=payload,
-                dedup_key=f"{case.city_id}:{case.number}:{event.seq}:ep{ep.pk}",
+                dedup_key=f"{case.city_id}:{case.number}:{event.seq}:ep{ep.id}",
                 next_attempt_at=at,
                 created_at=at,
             )
         )
-    OutboxMessage.objects.bulk_create(rows)
+    if rows:  # one INSERT for all of them
+        OutboxMessage.objects.bulk_create(rows)
     return len(rows)

@@ -85,3 +85,19 @@ class ApiToken(models.Model):
     def hash_key(key: str) -> str:
         """The stored form of a token."""
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+class PhoneCode(models.Model):
+    """短信验证码 — a one-time code sent to a mobile number; only a keyed hash of it is kept."""
+
+    city = models.ForeignKey("geo.City", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField("手机号", max_length=20, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "短信验证码"
+        indexes = [models.Index(fields=["phone", "created_at"])]

@@ -7,6 +7,7 @@ from functools import wraps
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 from cogov.errors import DomainError
 from cogov.people.permissions import STAFF_ROLES, Actor, actor_for
@@ -24,7 +25,7 @@ def city_of(request: HttpRequest):
         if city is None:
             city = City.objects.filter(code=settings.COGOV_DEFAULT_CITY).first() or City.objects.order_by("id").first()
         if city is None:
-            raise DomainError("no_city", "平台尚未配置城市（请先运行 cogov demo 或导入辖区）", status=404)
+            raise DomainError("no_city", _("平台尚未配置城市（请先运行 cogov demo 或导入辖区）"), status=404)
         request._cogov_city = city
     return request._cogov_city
 

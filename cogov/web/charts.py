@@ -135,11 +135,13 @@ def line_chart(
     max_x_labels: int = 8,
     dots_up_to: int = 62,
     empty_text: str = "暂无数据",
+    total_label: str = "合计",
 ) -> str:
     """Lines over the same x labels (a day each, say), one per ``(name, values)`` series, from zero to a nice top.
 
     A legend names the series; they differ in colour and dash pattern. Points are marked (with a ``<title>``
-    each) while there are at most ``dots_up_to`` of them.
+    each) while there are at most ``dots_up_to`` of them. ``total_label`` is the word before each series' sum
+    (the caller passes it translated).
     """
     labels = [str(x) for x in x_labels]
     lines = [(str(name), [float(v or 0) for v in values]) for name, values in series]
@@ -159,7 +161,7 @@ def line_chart(
     def y_at(v: float) -> float:
         return top + plot_h - max(v, 0.0) / top_value * plot_h
 
-    desc = "；".join(f"{name}：合计 {_num(sum(values))}" for name, values in lines)
+    desc = "；".join(f"{name}：{total_label} {_num(sum(values))}" for name, values in lines)
     parts = _open(ident, width, height, title, desc)
     for k in range(5):  # grid lines and the y axis labels
         v = top_value * k / 4
@@ -181,7 +183,7 @@ def line_chart(
                      f'dy="0.35em" {_FONT} font-size="12" fill="#1f2933">{_esc(name)}</text></g>')
         legend_x += 40 + 13 * len(name)
         points = " ".join(f"{_xy(x_at(i))},{_xy(y_at(v))}" for i, v in enumerate(values))
-        parts.append(f'<g class="series"><title>{_esc(name)}：合计 {_esc(_num(sum(values)))}</title>'
+        parts.append(f'<g class="series"><title>{_esc(name)}：{_esc(total_label)} {_esc(_num(sum(values)))}</title>'
                      f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr} '
                      f'stroke-linejoin="round"/>')
         if n <= dots_up_to:

@@ -35,6 +35,7 @@ from cogov.geo import selectors as geo
 from cogov.intake import idempotency, photos, ratelimit
 from cogov.intake.models import IdempotencyRecord
 from cogov.people import services as people
+from cogov.web import display
 from cogov.web.auth import actor_of, city_of
 
 SESSION_REPORTS = "cogov_reports"
@@ -46,7 +47,7 @@ FIELD_OF_CODE = {
 }
 NUMBER_RE = re.compile(r"[0-9A-Za-z-]{1,20}")
 MY_ACTIONS = ("rate", "reopen", "verify", "rework")
-RATING_CHOICES = [("satisfied", "满意"), ("basically_satisfied", "基本满意"), ("dissatisfied", "不满意")]
+RATING_CHOICES = display.RATING_CHOICES
 
 
 def citizen_page(view):
@@ -133,7 +134,7 @@ def _category_groups(categories) -> list[tuple[str, list]]:
     """The select's option groups: matters (what people report) by major class, then components."""
     groups: dict[tuple[int, str], list] = {}
     for c in categories:
-        label = (c.major_name or c.major_code or "其他") + ("（部件）" if c.kind == "component" else "")
+        label = (c.major_name or c.major_code or _("其他")) + (_("（部件）") if c.kind == "component" else "")
         groups.setdefault((0 if c.kind == "matter" else 1, label), []).append(c)
     return [(label, items) for (_, label), items in sorted(groups.items(), key=lambda kv: kv[0][0])]
 
@@ -419,7 +420,7 @@ def _lights(case, timeline: list[dict], now: dt.datetime) -> list[dict]:
 
 
 def _my_item(case, person_id: int | None, now: dt.datetime) -> dict:
-    timeline = cases.case_public_timeline(case, with_notes=True)
+    timeline = display.public_timeline_labels(cases.case_public_timeline(case, with_notes=True))
     mine = person_id is not None and case.reported_by_id == person_id
     verifiers = workflow.verifier_roles(reporter_verifies=case.category.reporter_verifies,
                                         reporter_has_account=bool(case.reported_by_id))
@@ -431,11 +432,11 @@ def _my_item(case, person_id: int | None, now: dt.datetime) -> dict:
         "lights": _lights(case, timeline, now),
         "photos": cases.case_public_photos(case) if case.moderation == "ok" else {"report": [], "after": []},
         "can_rate": mine and case.state == "closed" and not case.rating,
-        "rating_name": cases.RATING_NAMES.get(case.rating, ""),
+        "rating_name": display.rating_name(case.rating) if case.rating else "",
         "can_reopen": mine and case.state == "closed" and reopen_until is not None and now <= reopen_until,
         "reopen_until": reopen_until,
         "can_verify": mine and case.state == "handled" and "reporter" in verifiers,
-        "state_name": workflow.STATES.get(case.state, case.state),
+        "state_name": display.state_name(case.state),
     }
 
 
@@ -530,7 +531,7 @@ def public_list(request):
     page = Paginator(cases.cases_public(city.pk, **args), settings.COGOV_PUBLIC_PAGE_SIZE).get_page(
         request.GET.get("page"))
     now = clock.now()
-    rows = [{"case": c, "state_name": workflow.STATES.get(c.state, c.state), "light": _light_of(c, now)}
+    rows = [{"case": c, "state_name": display.state_name(c.state), "light": _light_of(c, now)}
             for c in page.object_list]
     query = "&".join(f"{k}={v}" for k, v in typed.items() if v)
     return render(request, "web/citizen/public_list.html", {
@@ -559,7 +560,7 @@ def public_map_data(request):
     limit = 1000
     rows = list(cases.cases_public(city.pk, **args)[:limit])
     points = [{"lon": round(c.lon, 6), "lat": round(c.lat, 6),
-               "label": f"{c.number} {c.category.name} · {workflow.STATES.get(c.state, c.state)}",
+               "label": f"{c.number} {c.category.name} · {display.state_name(c.state)}",
                "url": f"/cases/{c.number}/", "light": _light_of(c, now)} for c in rows]
     return JsonResponse({"points": points, "truncated": len(rows) >= limit},
                         json_dumps_params={"ensure_ascii": False})
@@ -580,8 +581,8 @@ def public_case(request, number: str):
     person_id = _person_id(request)
     mine = case.number in _session_numbers(request) or (person_id is not None and case.reported_by_id == person_id)
     return render(request, "web/citizen/public_case.html", {
-        "case": case, "state_name": workflow.STATES.get(case.state, case.state),
-        "timeline": cases.case_public_timeline(case), "photos": cases.case_public_photos(case),
+        "case": case, "state_name": display.state_name(case.state),
+        "timeline": display.public_timeline_labels(cases.case_public_timeline(case)), "photos": cases.case_public_photos(case),
         "follow_count": cases.case_follow_count(case.pk), "followed": followed,
         "open_case": case.state in services.FOLLOWABLE_STATES,
         "followable": case.state in services.FOLLOWABLE_STATES and not mine,
@@ -602,7 +603,7 @@ def boundaries(request):
     city = city_of(request)
     kind = request.GET.get("kind", "district")
     if kind not in geo.BOUNDARY_KINDS:
-        return JsonResponse({"code": "bad_kind", "message": f"kind 只能是 {'、'.join(geo.BOUNDARY_KINDS)}"},
+        return JsonResponse({"code": "bad_kind", "message": _("kind 只能是 %(kinds)s") % {"kinds": "、".join(geo.BOUNDARY_KINDS)}},
                             status=400, json_dumps_params={"ensure_ascii": False})
     body = json.dumps(geo.boundaries_geojson(city.pk, kind), ensure_ascii=False, separators=(",", ":"))
     response = HttpResponse(body, content_type="application/geo+json; charset=utf-8")

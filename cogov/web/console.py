@@ -16,7 +16,7 @@ from cogov.cases import stats, workflow
 from cogov.people.permissions import UNIT_ROLES
 from cogov.web.auth import actor_of, staff_required
 from cogov.web.dashboard import case_url
-from cogov.web.display import duration_text, light_name
+from cogov.web.display import duration_text, light_name, state_name
 
 TABS = ("todo", "waiting", "closed")
 #: The actions the console offers as buttons (the rest are on the case page).
@@ -54,7 +54,7 @@ def unit_console(request):
             actions.remove("request_extension")
         items.append({
             "case": c, "url": case_url(c.number), "light": c.light, "light_name": light_name(c.light),
-            "state_name": _(workflow.STATES.get(c.state, c.state)),
+            "state_name": state_name(c.state),
             "deadline_kind": _("签收时限") if c.state == "dispatched" and c.first_response_due else _("处置时限"),
             "due_text": _due_text(c.deadline, now), "actions": set(actions),
             "act": f"/work/cases/{c.number}/act/",
@@ -65,7 +65,7 @@ def unit_console(request):
         "tabs": [("todo", _("我的待办"), len(queue)), ("waiting", _("待核查"), len(waiting)),
                  ("closed", _("近30天结案"), len(closed))],
         "items": items,
-        "waiting": [{"case": c, "url": case_url(c.number), "state_name": _(workflow.STATES.get(c.state, c.state))}
+        "waiting": [{"case": c, "url": case_url(c.number), "state_name": state_name(c.state)}
                     for c in waiting],
         "closed": [{"case": c, "url": case_url(c.number)} for c in closed],
         "units": units,

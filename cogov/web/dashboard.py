@@ -14,14 +14,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from cogov import clock
-from cogov.cases import stats, workflow
+from cogov.cases import stats
 from cogov.errors import DomainError
 from cogov.people.permissions import UNIT_ROLES
 from cogov.web import charts
 from cogov.web.auth import actor_of, staff_required
-from cogov.web.display import duration_text, light_name
-
-LEVEL_NAMES = {"community": "社区", "subdistrict": "街道", "district": "区"}
+from cogov.web.display import duration_text, level_name, light_name, state_name
 
 
 def case_url(number: str) -> str:
@@ -92,14 +90,14 @@ def dashboard(request):
     ]
     for p in points:
         p["light_name"] = light_name(p["light"])
-        p["state_name"] = _(workflow.STATES.get(p["state"], p["state"]))
+        p["state_name"] = state_name(p["state"])
     dots = [charts.MapDot(p["lon"], p["lat"], p["light"],
                           f"{p['number']} {p['category']} · {p['state_name']} · {p['light_name']}",
                           href=case_url(p["number"]))
             for p in points]
     empty = _("暂无数据")
     trend_rows = list(zip(days, reported, closed))
-    state_rows = [(code, _(label), n) for code, label, n in states]
+    state_rows = [(code, state_name(code), n) for code, _label, n in states]
     context = {
         "scope": scope,
         "own": own,
@@ -127,8 +125,8 @@ def dashboard(request):
         "categories": categories,
         "trend_rows": trend_rows,
         "escalated": [
-            {"case": c, "url": case_url(c.number), "level": _(LEVEL_NAMES.get(c.level, c.level)),
-             "state": _(workflow.STATES.get(c.state, c.state))}
+            {"case": c, "url": case_url(c.number), "level": level_name(c.level),
+             "state": state_name(c.state)}
             for c in escalated
         ],
         "escalated_total": escalated_total,
@@ -144,7 +142,7 @@ def dashboard(request):
                                                      empty_text=empty)),
         "trend_chart": mark_safe(charts.line_chart(
             [d.strftime("%m-%d") for d in days], [(_("上报"), reported), (_("结案"), closed)],
-            title=_("每日上报与结案"), ident="chart-trend", empty_text=empty)),
+            title=_("每日上报与结案"), ident="chart-trend", empty_text=empty, total_label=_("合计"))),
         "map_chart": mark_safe(charts.map_chart(areas, dots, title=_("未结案件分布（红黄绿灯）"), ident="chart-map",
                                                 empty_text=_("暂无地图数据"))),
     }

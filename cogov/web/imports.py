@@ -27,6 +27,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cogov import clock
 from cogov.errors import DomainError
@@ -43,7 +45,7 @@ SHOW_ROWS = 500
 KEEP_SECONDS = 24 * 3600
 SESSION_KEY = "cogov_imports"
 _STORED = re.compile(r"^[0-9a-f]{32}\.(xlsx|csv|json)$")
-ALL_OR_NOTHING = "全部或全不：只要有一行有错误，整个文件都不会写入。全部检查通过后，点「确认导入」在一个事务中写入所有行。"
+ALL_OR_NOTHING = gettext_lazy("全部或全不：只要有一行有错误，整个文件都不会写入。全部检查通过后，点「确认导入」在一个事务中写入所有行。")
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ def _roster_write(city: City, preview: rosters.Preview) -> str:
     from cogov.people.imports import roster_import
 
     r = roster_import(city=city, records=[rec.data for rec in preview.records])
-    return (f"名单已导入：新建人员 {r.people_created} 人、更新 {r.people_updated} 人；新任命 {r.assigned} 项、"
-            f"调整结束日期 {r.ended} 项、未变 {r.unchanged} 项。")
+    return _("名单已导入：新建人员 %(created)d 人、更新 %(updated)d 人；新任命 %(assigned)d 项、"
+             "调整结束日期 %(ended)d 项、未变 %(unchanged)d 项。") % {
+        "created": r.people_created, "updated": r.people_updated, "assigned": r.assigned, "ended": r.ended,
+        "unchanged": r.unchanged}
 
 
 def _first(city: City, *kinds: str) -> Unit | None:
@@ -112,9 +116,11 @@ def _roster_values() -> list[tuple[str, str]]:
     out = []
     for role in rosters.ROSTER_ROLES:
         scope = ROLE_SCOPE_KINDS.get(role, ())
-        where = ("辖区编码填" + "或".join(kinds[k] for k in scope) if scope else
-                 "填专业单位编码" if role in rosters.UNIT_ROLES else "辖区编码可留空")
-        out.append((f"角色 {ROLE_NAMES[role]}（{role}）", where))
+        if scope:
+            where = _("辖区编码填%(kinds)s") % {"kinds": _("或").join(str(kinds[k]) for k in scope)}
+        else:
+            where = _("填专业单位编码") if role in rosters.UNIT_ROLES else _("辖区编码可留空")
+        out.append((_("角色 %(name)s（%(key)s）") % {"name": ROLE_NAMES[role], "key": role}, where))
     return out
 
 
@@ -127,7 +133,7 @@ def _units_check(city: City, name: str, content: bytes) -> rosters.Preview:
         except DomainError:
             raise
         except Exception as e:
-            raise DomainError("bad_file", "GeoJSON 无法解析：请检查文件是 UTF-8 编码的 FeatureCollection") from e
+            raise DomainError("bad_file", _("GeoJSON 无法解析：请检查文件是 UTF-8 编码的 FeatureCollection")) from e
         table = rosters.Table(header_row=0, keys=[], rows=[
             (n, {**f, "wkt": f.get("geometry") or f.get("wkt")}) for n, f in enumerate(features, start=1)])
     else:
@@ -143,7 +149,7 @@ def _units_check(city: City, name: str, content: bytes) -> rosters.Preview:
     existing = set(Unit.objects.filter(city=city, code__in=[r.data["code"] for r in preview.records])
                    .values_list("code", flat=True))
     for r in preview.records:
-        r.actions.append("更新辖区单元" if r.data["code"] in existing else "新建辖区单元")
+        r.actions.append(_("更新辖区单元") if r.data["code"] in existing else _("新建辖区单元"))
     return preview
 
 
@@ -153,8 +159,10 @@ def _units_write(city: City, preview: rosters.Preview) -> str:
     report = units_import(city=city, rows=[r.data for r in preview.records])
     if report.rejected:
         first = report.rejected[0]
-        raise DomainError("rejected", f"{len(report.rejected)} 行被拒绝（如：{first['code']} {first['reason']}）")
-    return f"辖区单元已导入：新建 {report.created} 个、更新 {report.updated} 个。"
+        raise DomainError("rejected", _("%(n)d 行被拒绝（如：%(code)s %(reason)s）") % {
+            "n": len(report.rejected), "code": first["code"], "reason": first["reason"]})
+    return _("辖区单元已导入：新建 %(created)d 个、更新 %(updated)d 个。") % {
+        "created": report.created, "updated": report.updated}
 
 
 def _units_examples(city: City) -> list[list[Any]]:
@@ -177,7 +185,8 @@ def _units_values() -> list[tuple[str, str]]:
     from cogov.geo.models import PARENT_KINDS
 
     kinds = dict(KIND_CHOICES)
-    return [(f"类型 {kinds[k]}（{k}）", "上级：" + ("、".join(kinds[p] for p in parents if p) or "无（上级编码留空）"))
+    return [(_("类型 %(name)s（%(key)s）") % {"name": kinds[k], "key": k},
+             _("上级：%(parents)s") % {"parents": "、".join(str(kinds[p]) for p in parents if p) or _("无（上级编码留空）")})
             for k, parents in PARENT_KINDS.items()]
 
 
@@ -192,7 +201,7 @@ def _service_units_write(city: City, preview: rosters.Preview) -> str:
     from cogov.people.imports import service_units_import
 
     created, updated = service_units_import(city=city, records=[r.data for r in preview.records])
-    return f"专业单位已导入：新建 {created} 个、更新 {updated} 个。"
+    return _("专业单位已导入：新建 %(created)d 个、更新 %(updated)d 个。") % {"created": created, "updated": updated}
 
 
 def _service_units_examples(city: City) -> list[list[Any]]:
@@ -202,7 +211,7 @@ def _service_units_examples(city: City) -> list[list[Any]]:
 
 
 def _duty_values() -> list[tuple[str, str]]:
-    return [(f"职责类型 {name}（{key}）", "") for key, name in DUTY_CHOICES]
+    return [(_("职责类型 %(name)s（%(key)s）") % {"name": name, "key": key}, "") for key, name in DUTY_CHOICES]
 
 
 def _category_known(city: City, table: rosters.Table) -> rosters.CategoryKnown:
@@ -229,7 +238,7 @@ def _categories_write(city: City, preview: rosters.Preview) -> str:
              for r in preview.records if not r.data["exists"]]
     created, skipped = categories_load(city=city, specs=specs)
     skipped += sum(1 for r in preview.records if r.data["exists"])
-    return f"案件类别已导入：新建 {created} 个，已存在跳过 {skipped} 个。"
+    return _("案件类别已导入：新建 %(created)d 个，已存在跳过 %(skipped)d 个。") % {"created": created, "skipped": skipped}
 
 
 def _categories_examples(city: City) -> list[list[Any]]:
@@ -239,41 +248,42 @@ def _categories_examples(city: City) -> list[list[Any]]:
 def _category_values() -> list[tuple[str, str]]:
     from cogov.cases.models import CATEGORY_KIND_CHOICES, SCOPE_CHOICES
 
-    return ([(f"类型 {n}（{k}）", "") for k, n in CATEGORY_KIND_CHOICES] +
-            [(f"发生位置 {n}（{k}）", "") for k, n in SCOPE_CHOICES] + _duty_values())
+    return ([(_("类型 %(name)s（%(key)s）") % {"name": n, "key": k}, "") for k, n in CATEGORY_KIND_CHOICES] +
+            [(_("发生位置 %(name)s（%(key)s）") % {"name": n, "key": k}, "") for k, n in SCOPE_CHOICES] + _duty_values())
 
 
 KINDS: dict[str, ImportKind] = {
     "roster": ImportKind(
-        slug="roster", title="人员名单与岗位任命", columns=rosters.ROSTER_COLUMNS,
+        slug="roster", title=gettext_lazy("人员名单与岗位任命"), columns=rosters.ROSTER_COLUMNS,
         permissions=("people.add_person", "people.change_person", "people.add_roleassignment",
                      "people.change_roleassignment"),
         check=_roster_check, write=_roster_write, examples=_roster_examples, values=_roster_values,
-        notes=("一行一个人的一项任命；同一个人有多项任命时写多行（姓名、手机要一致）。",
-               "已有账号按账号更新姓名、手机（留空不改），不修改密码；已有的相同任命保持不变，填写结束日期则按期结束。",
-               "名单只新增或调整任命，不会撤销表中没有的任命：要撤销请填写结束日期。"),
+        notes=(gettext_lazy("一行一个人的一项任命；同一个人有多项任命时写多行（姓名、手机要一致）。"),
+               gettext_lazy("已有账号按账号更新姓名、手机（留空不改），不修改密码；已有的相同任命保持不变，"
+                            "填写结束日期则按期结束。"),
+               gettext_lazy("名单只新增或调整任命，不会撤销表中没有的任命：要撤销请填写结束日期。")),
     ),
     "units": ImportKind(
-        slug="units", title="辖区单元", columns=rosters.UNIT_COLUMNS,
+        slug="units", title=gettext_lazy("辖区单元"), columns=rosters.UNIT_COLUMNS,
         permissions=("geo.add_unit", "geo.change_unit"),
         check=_units_check, write=_units_write, examples=_units_examples, values=_units_values,
-        notes=(("上级必须先于或同时导入；已有编码则更新名称、上级和几何。也可上传 GeoJSON（FeatureCollection，"
-                "属性 kind、code、name、parent）。"),),
+        notes=(gettext_lazy("上级必须先于或同时导入；已有编码则更新名称、上级和几何。也可上传 GeoJSON"
+                            "（FeatureCollection，属性 kind、code、name、parent）。"),),
         accept=".xlsx,.csv,.geojson,.json",
     ),
     "service_units": ImportKind(
-        slug="service_units", title="专业单位", columns=rosters.SERVICE_UNIT_COLUMNS,
+        slug="service_units", title=gettext_lazy("专业单位"), columns=rosters.SERVICE_UNIT_COLUMNS,
         permissions=("people.add_serviceunit", "people.change_serviceunit"),
         check=_service_units_check, write=_service_units_write, examples=_service_units_examples,
         values=_duty_values,
-        notes=("已有编码则更新名称、职责类型、职责事项和服务范围（服务范围以表中为准）。",),
+        notes=(gettext_lazy("已有编码则更新名称、职责类型、职责事项和服务范围（服务范围以表中为准）。"),),
     ),
     "categories": ImportKind(
-        slug="categories", title="案件类别", columns=rosters.CATEGORY_COLUMNS,
+        slug="categories", title=gettext_lazy("案件类别"), columns=rosters.CATEGORY_COLUMNS,
         permissions=("cases.add_category",),
         check=_categories_check, write=_categories_write, examples=_categories_examples,
         values=_category_values,
-        notes=("只新建类别（按责任单位类型设默认时限）；已存在的类别跳过，请在后台逐条修改。",),
+        notes=(gettext_lazy("只新建类别（按责任单位类型设默认时限）；已存在的类别跳过，请在后台逐条修改。"),),
     ),
 }
 
@@ -351,7 +361,7 @@ def import_page(request: HttpRequest, *, kind: ImportKind, model_admin) -> HttpR
     here = reverse(f"admin:{opts.app_label}_{opts.model_name}_import")
     ctx: dict[str, Any] = {
         **model_admin.admin_site.each_context(request), "opts": opts, "kind": kind,
-        "title": f"批量导入：{kind.title}", "changelist_url": changelist,
+        "title": _("批量导入：%(title)s") % {"title": kind.title}, "changelist_url": changelist,
         "template_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_import_template"),
         "all_or_nothing": ALL_OR_NOTHING, "max_mb": MAX_BYTES // (1024 * 1024), "preview": None, "error": "",
     }
@@ -366,15 +376,15 @@ def import_page(request: HttpRequest, *, kind: ImportKind, model_admin) -> HttpR
         action = request.POST.get("action", "")
         if action == "cancel":
             _discard(request, kind.slug)
-            messages.info(request, "已取消，未写入任何数据。")
+            messages.info(request, _("已取消，未写入任何数据。"))
             return redirect(here)
         if action == "upload":
             upload = request.FILES.get("file")
             _discard(request, kind.slug)
             if upload is None:
-                ctx["error"] = "请选择要上传的文件（XLSX 或 CSV）"
+                ctx["error"] = _("请选择要上传的文件（XLSX 或 CSV）")
             elif upload.size > MAX_BYTES:
-                ctx["error"] = f"文件太大：最大 {ctx['max_mb']} MB"
+                ctx["error"] = _("文件太大：最大 %(mb)d MB") % {"mb": ctx["max_mb"]}
             else:
                 content, name = upload.read(), upload.name or "upload"
                 try:
@@ -391,7 +401,7 @@ def import_page(request: HttpRequest, *, kind: ImportKind, model_admin) -> HttpR
             stored = _stored_path(pending.get("token", "")) if pending else None
             if stored is None or pending.get("city") != city.pk:
                 _discard(request, kind.slug)
-                ctx["error"] = "没有待确认的文件（可能已导入、已取消或已过期），请重新上传。"
+                ctx["error"] = _("没有待确认的文件（可能已导入、已取消或已过期），请重新上传。")
             else:
                 ctx["file_name"] = pending.get("name", "")
                 try:
@@ -401,14 +411,14 @@ def import_page(request: HttpRequest, *, kind: ImportKind, model_admin) -> HttpR
                         _discard(request, kind.slug)
                         messages.success(request, summary)
                         return redirect(changelist)
-                    ctx["error"] = "再次检查时发现错误（数据可能已被修改），未写入任何数据。请修改后重新上传。"
+                    ctx["error"] = _("再次检查时发现错误（数据可能已被修改），未写入任何数据。请修改后重新上传。")
                 except DomainError as e:
-                    ctx["error"] = f"导入失败，未写入任何数据：{e.message}"
+                    ctx["error"] = _("导入失败，未写入任何数据：%(message)s") % {"message": e.message}
                 except IntegrityError:
-                    ctx["error"] = "导入失败，未写入任何数据：与同时进行的修改冲突，请重新上传后再试。"
+                    ctx["error"] = _("导入失败，未写入任何数据：与同时进行的修改冲突，请重新上传后再试。")
                 _discard(request, kind.slug)
         else:
-            ctx["error"] = "未知的操作"
+            ctx["error"] = _("未知的操作")
     if preview is not None:
         rows, hidden = _rows(preview)
         ctx.update(preview=preview, rows=rows, hidden=hidden,
@@ -424,7 +434,7 @@ def template_xlsx(kind: ImportKind, city: City | None) -> bytes:
 
     book = openpyxl.Workbook()
     sheet = book.active
-    sheet.title = kind.title[:31]
+    sheet.title = str(kind.title)[:31]
     sheet.append([c.header for c in kind.columns])
     for i, col in enumerate(kind.columns, start=1):
         cell = sheet.cell(row=1, column=i)
@@ -440,19 +450,19 @@ def template_xlsx(kind: ImportKind, city: City | None) -> bytes:
         for i in range(1, len(kind.columns) + 1):
             sheet.cell(row=r, column=i).number_format = "@"
     sheet.freeze_panes = "A2"
-    notes = book.create_sheet("填写说明")
-    notes.append(["列", "必填", "说明"])
+    notes = book.create_sheet(_("填写说明"))
+    notes.append([_("列"), _("必填"), _("说明")])
     for col in kind.columns:
-        notes.append([col.header, "是" if col.required else "", col.note])
+        notes.append([col.header, _("是") if col.required else "", col.note])
     notes.append([])
-    notes.append(["说明", "", ALL_OR_NOTHING])
+    notes.append([_("说明"), "", str(ALL_OR_NOTHING)])
     for line in kind.notes:
-        notes.append(["", "", line])
-    notes.append(["", "", ("表头第一行为列名，可只写中文（如「账号」）或英文键（如 username）；第二行起为数据。"
-                           "示例行请删除或改为实际数据。CSV 可用 UTF-8 或 GB18030（GBK）编码。")])
+        notes.append(["", "", str(line)])
+    notes.append(["", "", _("表头第一行为列名，可只写中文（如「账号」）或英文键（如 username）；第二行起为数据。"
+                            "示例行请删除或改为实际数据。CSV 可用 UTF-8 或 GB18030（GBK）编码。")])
     notes.append([])
     for value, meaning in kind.values():
-        notes.append(["可选值", value, meaning])
+        notes.append([_("可选值"), value, meaning])
     for letter, width in (("A", 26), ("B", 34), ("C", 90)):
         notes.column_dimensions[letter].width = width
     for row in notes.iter_rows():

@@ -36,9 +36,9 @@ from cogov.geo import selectors as geo
 from cogov.geo.models import KINDS
 from cogov.intake.photos import PhotoError, PhotoLimits, store_photos
 from cogov.people.permissions import HEAD_ROLES, STAFF_ROLES, UNIT_ROLES, Actor, roles_on_case
-from cogov.people.roles import ROLE_NAMES
 from cogov.web.auth import actor_of, staff_required
 from cogov.web.display import light_name
+from cogov.web.display import role_name as display_role_name
 
 ACTION_LABELS = {
     "accept": _("立案"),
@@ -190,7 +190,8 @@ def build_form(case: Case, action: str, *, failed: Failed | None = None, units=N
             f.kind = "select"
             chosen = f.value or (str(case.suggested_unit_id) if case.suggested_unit_id else "")
             units = units if units is not None else selectors.dispatch_unit_choices(case)
-            f.choices = [(str(u.pk), f"{u.name}（{_t('推荐')}）" if u.pk == case.suggested_unit_id else u.name,
+            recommended = _t("%(unit)s（推荐）")
+            f.choices = [(str(u.pk), recommended % {"unit": u.name} if u.pk == case.suggested_unit_id else u.name,
                           str(u.pk) == chosen) for u in units]
         elif name == "rating":
             f.kind = "select"
@@ -349,12 +350,8 @@ def _event_details(e) -> list[tuple[str, str]]:
 
 
 def role_label(role: str) -> str:
-    """The role's Chinese name ('system' and 'reporter' included)."""
-    if role == "system":
-        return _t("系统")
-    if role == "reporter":
-        return _t("上报人")
-    return _t(ROLE_NAMES.get(role, role))
+    """The role's name in the page's language ('system' and 'reporter' included)."""
+    return display_role_name(role)
 
 
 def timeline(case: Case) -> list[dict]:
@@ -478,10 +475,10 @@ def _store_uploads(actor: Actor, uploads: list) -> list[int]:
     """Store the uploaded after-photos (kind 'after', by this person); their ids for ``case_act``."""
     limits = PhotoLimits.from_settings()
     if len(uploads) > limits.max_count:
-        raise PhotoError("photo_too_many", f"一次最多上传 {limits.max_count} 张照片")
+        raise PhotoError("photo_too_many", _t("一次最多上传 %(n)d 张照片") % {"n": limits.max_count})
     for f in uploads:
         if f.size is not None and f.size > limits.max_bytes:
-            raise PhotoError("photo_too_large", f"照片不能超过 {limits.max_bytes // (1024 * 1024)} MB")
+            raise PhotoError("photo_too_large", _t("照片不能超过 %(mb)d MB") % {"mb": limits.max_bytes // (1024 * 1024)})
     rows = store_photos(city_id=actor.city_id, files=[f.read() for f in uploads], kind="after",
                         uploaded_by_id=actor.person_id)
     return [a.pk for a in rows]

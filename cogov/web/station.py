@@ -345,7 +345,7 @@ def head_report(request: HttpRequest) -> HttpResponse:
         uploads = [f for f in request.FILES.getlist("photo") if getattr(f, "size", 1)]
         limits = PhotoLimits.from_settings()
         if any(f.size is not None and f.size > limits.max_bytes for f in uploads):
-            raise PhotoError("photo_too_large", f"照片不能超过 {limits.max_bytes // (1024 * 1024)} MB")
+            raise PhotoError("photo_too_large", _t("照片不能超过 %(mb)d MB") % {"mb": limits.max_bytes // (1024 * 1024)})
         photo_ids = [a.pk for a in store_photos(city_id=actor.city_id, files=[f.read() for f in uploads],
                                                 kind="report", uploaded_by_id=actor.person_id)] if uploads else []
         case = services.case_report(city=city_of(request), actor=actor, category_id=data["category_id"],

@@ -301,3 +301,35 @@ def test_the_catalogue_holds_every_message_of_the_sources(tmp_path, monkeypatch)
                                       f"{sorted(extracted - committed)}"
     assert not committed - extracted, f"strings no longer in the sources: {sorted(committed - extracted)}"
     assert not [e["msgid"] for e in messages(fresh) if "fuzzy" in e["flags"]]
+
+
+def test_state_role_and_action_names_in_english_on_staff_and_citizen_pages(english, small_city):
+    """The words of the workflow and of the roles (kept Chinese in the pure modules) are said in English at the
+    edge: the staff case page, the citizen's "My reports" and the public case page."""
+    from cogov.cases.services import case_act
+
+    station_a = small_city.actor("station_a")
+    case = case_report(city=small_city.city, actor=station_a, category_id=small_city.categories["06010"].pk,
+                       lon=ON_STREET[0], lat=ON_STREET[1], description="路边一堆暴露垃圾",
+                       contact_phone="13912345678")
+    case_act(city_id=small_city.city.pk, number=case.number, actor=station_a, action="accept")
+    case.refresh_from_db()
+    case_act(city_id=small_city.city.pk, number=case.number, actor=station_a, action="dispatch",
+             data={"unit": case.suggested_unit_id})
+    case.refresh_from_db()
+    assert case.state == "dispatched"
+    english.force_login(small_city.people["station_a"])
+
+    staff = page(english.get(f"/work/cases/{case.number}/"))
+    assert "Dispatched" in staff and "Station head" in staff
+    my = page(english.get("/my/"))
+    assert case.number in my and "Dispatched" in my
+    public = page(english.get(f"/cases/{case.number}/"))
+    assert "Dispatched" in public
+    for en in ("Report", "Accept", "Dispatch"):  # the public timeline's action names
+        assert f"<strong>{en}</strong>" in public and f"<strong>{en}</strong>" in my, en
+    me = small_city.people["station_a"].display_name  # a person's name is data (王站长), not interface
+    assert me in staff
+    for html in (staff, my, public):
+        for zh in ("已派遣", "站长", "已上报", "已立案", "上报人"):
+            assert zh not in html.replace(me, ""), zh

@@ -307,15 +307,6 @@ def station_console(actor: Actor, station) -> dict:
     }
 
 
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    r = 6_371_008.8
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(min(1.0, math.sqrt(h)))
-
-
 def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, limit: int = 5) -> list[tuple]:
     """Possible duplicates (疑似重复) of ``case``: open cases of the same category within ``radius_m`` that the
     actor may see, nearest first, as ``(case, metres)``."""
@@ -325,7 +316,7 @@ def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, lim
                                 lat__gte=case.lat - dlat, lat__lte=case.lat + dlat,
                                 lon__gte=case.lon - dlon, lon__lte=case.lon + dlon)
             .exclude(pk=case.pk).select_related("category")[:200])
-    found = [(c, round(_metres(case.lon, case.lat, c.lon, c.lat))) for c in near]
+    found = [(c, round(distance_m(case.lon, case.lat, c.lon, c.lat))) for c in near]
     found = [(c, m) for c, m in found if m <= radius_m]
     found.sort(key=lambda cm: (cm[1], cm[0].reported_at))
     return found[:limit]
@@ -427,8 +418,6 @@ def case_follow_count(case_id: int) -> int:
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle distance in metres (haversine)."""
-    import math
-
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2

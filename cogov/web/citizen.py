@@ -293,7 +293,13 @@ def report_suggest(request):
     text = request.POST.get("description", "")[:2000]
     categories = {c.pk: c for c in cases.category_list(city.pk).only("id", "name", "keywords", "kind",
                                                                       "major_name")}
-    found = suggest(text, categories.values(), limit=3) if text.strip() else []
+    found: list = []
+    if text.strip():
+        # the city's trained model when one is configured (COGOV_INSIGHT_MODEL), else the keyword rules
+        from cogov.insight.classify import suggest_categories
+
+        found = [m for m in suggest_categories(text, city_id=city.pk, top=3) if m.category_id in categories]
+        found = found or suggest(text, categories.values(), limit=3)
     items = [{"category": categories[s.category_id], "words": s.words} for s in found]
     return render(request, "web/citizen/_suggestions.html", {"items": items, "text": text.strip()})
 

@@ -222,6 +222,26 @@ def test_suggestions_offer_the_likely_category_as_a_button(client, small_city, t
     assert ids[0] == str(small_city.categories[code].pk)
 
 
+def test_a_trained_model_comes_before_the_keyword_rules(client, small_city, monkeypatch):
+    from cogov.insight import classify
+
+    chosen = small_city.categories["Q0301"]
+    seen = {}
+
+    def model(text, *, city_id=None, top=3):
+        seen.update(text=text, city_id=city_id)
+        return [classify.ModelSuggestion(chosen.pk, chosen.code, chosen.name, 0.91, ("杂物",)),
+                classify.ModelSuggestion(None, "X99", "不在本市的类别", 0.05, ())]
+
+    monkeypatch.setattr(classify, "suggest_categories", model)
+    r = client.post("/report/suggest/", {"description": "路边有很多垃圾没人清理"})
+    assert re.findall(r'data-category="(\d+)"', html(r)) == [str(chosen.pk)]
+    assert seen == {"text": "路边有很多垃圾没人清理", "city_id": small_city.city.pk}
+    monkeypatch.setattr(classify, "suggest_categories", lambda text, *, city_id=None, top=3: [])
+    r = client.post("/report/suggest/", {"description": "路边有很多垃圾没人清理"})
+    assert re.findall(r'data-category="(\d+)"', html(r))[0] == str(small_city.categories[LITTER].pk)
+
+
 def test_no_suggestion_for_an_empty_text(client, small_city):
     r = client.post("/report/suggest/", {"description": ""})
     assert r.status_code == 200 and "data-category" not in html(r)

@@ -175,7 +175,7 @@ def cmd_show(args) -> int:
 
 def add_parser(sub, common) -> None:
     """Register ``insight`` and its subcommands on the ``cogov`` parser (``common`` adds ``--data``)."""
-    sp = sub.add_parser("insight", help="文本分类：训练模型、批量分类")
+    sp = sub.add_parser("insight", help="数据分析：文本分类、重复案件、热点与回潮、单位评估与通报")
     isub = sp.add_subparsers(dest="insight_command", required=True)
 
     t = isub.add_parser("train", help="训练分类模型（--csv 文件，或本市已结案案件）")
@@ -201,3 +201,19 @@ def add_parser(sub, common) -> None:
     s = isub.add_parser("show", help="显示模型的版本、训练数据与指标")
     s.add_argument("--model", required=True)
     s.set_defaults(func=cmd_show)
+
+    # The other insight commands live beside their code; each module registers its own subcommands.
+    import importlib
+
+    for name in EXTRA_COMMANDS:
+        try:
+            module = importlib.import_module(f"cogov.insight.{name}")
+        except ModuleNotFoundError as exc:  # a module not written yet while the work is split
+            if exc.name != f"cogov.insight.{name}":
+                raise
+            continue
+        module.add_commands(isub, common)
+
+
+#: Modules of cogov.insight with an ``add_commands(isub, common)`` function: their subcommands join ``insight``.
+EXTRA_COMMANDS = ("duplicates_cli", "spatial_cli", "bulletin_cli", "store_cli")

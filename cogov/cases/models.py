@@ -252,6 +252,9 @@ class Attachment(models.Model):
     height = models.PositiveIntegerField()
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
+    #: Perceptual hash (64-bit pHash, 16 hex digits) of the picture: the same photo re-compressed or resized by a
+    #: second reporter's phone stays within a few bits (cogov/insight/duplicates.py). Empty for older photos.
+    phash = models.CharField("感知哈希", max_length=16, blank=True, default="")
     #: Paths relative to MEDIA_ROOT.
     original = models.CharField(max_length=300)
     public = models.CharField(max_length=300)

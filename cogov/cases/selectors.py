@@ -307,18 +307,52 @@ def station_console(actor: Actor, station) -> dict:
     }
 
 
-def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, limit: int = 5) -> list[tuple]:
-    """Possible duplicates (疑似重复) of ``case``: open cases of the same category within ``radius_m`` that the
-    actor may see, nearest first, as ``(case, metres)``."""
-    dlat = radius_m / 111_320
+def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, limit: int = 5,
+                         threshold: float | None = None) -> list[tuple]:
+    """Possible duplicates (疑似重复) of ``case`` worth a one-click merge: open cases of the same or a related
+    category within ``radius_m`` and ``duplicates.MAX_DAYS`` that the actor may see and that score at least
+    ``threshold`` (default ``duplicates.THRESHOLD``), best first, as ``(case, metres, match)`` — ``match.score``
+    (0–1) and ``match.reasons`` (相距 35 米, 同类, 文字相似 0.72, 照片相同 …). A bounding box in SQL, the score
+    in Python (cogov/insight/duplicates.py)."""
+    import datetime as dt
+
+    from cogov.insight import duplicates as dup
+
+    threshold = dup.THRESHOLD if threshold is None else threshold
+    radius_m = min(float(radius_m), dup.MAX_METRES)
+    dlat = math.degrees(radius_m / dup.EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(case.lat)), 0.01)
-    near = (Case.objects.filter(visible_cases(actor), category_id=case.category_id, state__in=sorted(workflow.OPEN),
-                                lat__gte=case.lat - dlat, lat__lte=case.lat + dlat,
-                                lon__gte=case.lon - dlon, lon__lte=case.lon + dlon)
-            .exclude(pk=case.pk).select_related("category")[:200])
-    found = [(c, round(distance_m(case.lon, case.lat, c.lon, c.lat))) for c in near]
-    found = [(c, m) for c, m in found if m <= radius_m]
-    found.sort(key=lambda cm: (cm[1], cm[0].reported_at))
+    window = dt.timedelta(days=dup.MAX_DAYS)
+    codes = sorted(dup.related_categories(case.category.code))
+    near = list(Case.objects.filter(visible_cases(actor), category__city_id=case.city_id, category__code__in=codes,
+                                    state__in=sorted(workflow.OPEN),
+                                    lat__gte=case.lat - dlat, lat__lte=case.lat + dlat,
+                                    lon__gte=case.lon - dlon, lon__lte=case.lon + dlon,
+                                    reported_at__gte=case.reported_at - window,
+                                    reported_at__lte=case.reported_at + window)
+                .exclude(pk=case.pk).select_related("category")[:200])
+    if not near:
+        return []
+    photos: dict[int, list[str]] = {}
+    phashes: dict[int, list[str]] = {}
+    for case_id, sha, phash in Attachment.objects.filter(case_id__in=[case.pk] + [c.pk for c in near],
+                                                         kind="report").values_list("case_id", "sha256", "phash"):
+        photos.setdefault(case_id, []).append(sha)
+        if phash:
+            phashes.setdefault(case_id, []).append(phash)
+
+    def record(c: Case) -> dup.Report:
+        return dup.Report(key=str(c.pk), category=c.category.code, lon=c.lon, lat=c.lat, reported_at=c.reported_at,
+                          text=f"{c.title} {c.description}", photos=tuple(photos.get(c.pk, ())),
+                          phashes=tuple(phashes.get(c.pk, ())), patroller=dup.patroller_of(c.source, c.reported_by_id))
+
+    new = record(case)
+    found = []
+    for c in near:
+        m = dup.score(new, record(c))
+        if m.score >= threshold and m.metres <= radius_m:
+            found.append((c, round(m.metres), m))
+    found.sort(key=lambda cmm: (-cmm[2].score, cmm[1], cmm[0].reported_at))
     return found[:limit]
 
 
@@ -370,7 +404,8 @@ from cogov.cases import workflow as _workflow
 #: What the public status filter means.
 PUBLIC_STATUS = {"open": sorted(_workflow.OPEN | {"suspended"}), "closed": ["closed"]}
 RATING_NAMES = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
-EARTH_RADIUS_M = 6_371_008.8
+# one haversine for the whole project, in the Django-free duplicates module
+from cogov.insight.duplicates import EARTH_RADIUS_M, distance_m  # noqa: E402,F401
 
 
 def cases_public(city_id: int, *, category_id: int | None = None, status: str | None = None,
@@ -414,14 +449,6 @@ def case_follow_count(case_id: int) -> int:
     from cogov.cases.models import CaseFollow
 
     return CaseFollow.objects.filter(case_id=case_id).count()
-
-
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def cases_open_nearby(city_id: int, lon: float, lat: float, category_id: int, radius_m: float = 200,

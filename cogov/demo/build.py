@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -285,7 +286,26 @@ def _history(city: City, citizens: dict, *, seed: int, scale: float, now: dt.dat
     first_id = (Case.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     sims = year.play(plans, first_id=first_id, numbers=numbers)
     _write(city, sims, per_year, progress=progress)
+    _write_duplicate_labels(plans, year.facts.cases)
     return year.skipped
+
+
+def _write_duplicate_labels(plans: list[history.Plan], reported: dict) -> None:
+    """The ground truth of the duplicates the story made: ``<data dir>/eval/duplicates.csv`` (UTF-8 with BOM,
+    columns 案件编号,重复于 — the later report and the first report of the same problem), for
+    ``cogov insight duplicates --eval``."""
+    import csv
+
+    from django.conf import settings
+
+    out = Path(settings.DATA_DIR) / "eval" / "duplicates.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["案件编号", "重复于"])
+        for plan in plans:
+            if plan.duplicate_of is not None and plan.number in reported and plan.duplicate_of.number in reported:
+                w.writerow([plan.number, plan.duplicate_of.number])
 
 
 def _write(city: City, sims: list[history.CaseSim], per_year: Counter, *, progress: bool) -> None:

@@ -614,6 +614,73 @@ REWORK_REASONS = ("现场仍有残留，未处置彻底", "问题反弹，需重
 REOPEN_REASONS = ("问题又出现了", "处理不彻底，没过几天又恢复原样")
 DISSATISFIED = ("处理太慢", "没有彻底解决", "处置人员态度一般")
 
+#: Share of reports whose problem 1–3 more people report (see ``Year._duplicates``).
+DUPLICATE_SHARE = 0.014
+#: How other people put a problem in their own words: kind → (codes, titles, descriptions); {p} is the place.
+PARAPHRASE_KINDS: dict[str, tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {
+    "garbage": (frozenset({"06010", "06042", "Q0304", "Q0101", "06017", "06012"}),
+                ("{p}有一堆垃圾", "{p}垃圾没人清理", "{p}垃圾成堆", "反映{p}的垃圾问题", "{p}卫生太差了"),
+                ("垃圾堆了好几天没人管，味道很大", "这里的垃圾一直没人收拾，苍蝇乱飞", "好几袋垃圾扔在路边，请环卫来清一下",
+                 "垃圾满出来了，散了一地，大家都绕着走", "又脏又臭，希望尽快清运")),
+    "ads": (frozenset({"07001", "Q0201", "Q0103"}),
+            ("{p}牛皮癣广告", "{p}到处贴广告", "{p}乱贴乱画", "{p}的小广告"),
+            ("墙上、电线杆上全是办证贷款的广告", "新贴的广告一层盖一层，很难看", "有人到处喷涂电话号码",
+             "广告贴得到处都是，影响市容")),
+    "parking": (frozenset({"09009", "Q0105", "09012"}),
+                ("{p}乱停车", "{p}车辆违停", "{p}有车堵路", "{p}停车太乱"),
+                ("有辆车停在人行道上，推婴儿车过不去", "车乱停把路堵了，进出很不方便", "一辆车停了好几天没动，挡住了通道",
+                 "违停的车太多，消防车都进不来")),
+    "bikes": (frozenset({"09010", "09011"}),
+              ("{p}电动车乱停", "{p}单车堆成堆", "{p}自行车乱放"),
+              ("电动车和自行车停得横七竖八，盲道都占了", "共享单车堆在路边，走路都没地方", "单车倒了一片没人管")),
+    "vending": (frozenset({"09006", "09005", "09001"}),
+                ("{p}有人摆摊", "{p}占道摆摊", "{p}小贩堵路", "{p}马路市场"),
+                ("每天都有人在路边摆摊卖东西，人都走不过去", "摊贩把人行道占满了，还很吵", "店家把货摆到外面，占了半条路")),
+    "clutter": (frozenset({"06036", "Q0102", "Q0205", "Q0301"}),
+                ("{p}堆满杂物", "{p}乱堆东西", "{p}杂物堵路", "{p}东西堆得乱七八糟"),
+                ("有人把旧家具和纸箱堆在这里，好久没人清", "杂物堆得太多，进出不方便，也不安全",
+                 "一堆装修垃圾和废品堆着没人管")),
+    "building": (frozenset({"06001", "Q0204"}),
+                 ("{p}有人私搭乱建", "{p}违建", "{p}乱搭棚子"),
+                 ("有人搭了个棚子，占了公共的地方", "新盖了一间彩钢房，不知道有没有手续")),
+    "road": (frozenset({"06013", "Q0203"}),
+             ("{p}路面坏了", "{p}路上有坑", "{p}地面塌了"),
+             ("路面塌了一块，骑车很危险", "地砖碎了好多，老人容易绊倒", "路上有个大坑，下雨全是水")),
+    "covers": (frozenset({"01001", "01003", "01005", "01007", "01010", "01011"}),
+               ("{p}井盖有问题", "{p}井盖坏了", "{p}井盖危险"),
+               ("井盖坏了一角，晚上看不清很危险", "井盖松了，车一压就响", "井盖不见了，赶紧处理一下")),
+    "lights": (frozenset({"01037", "Q0302"}),
+               ("{p}灯不亮", "{p}晚上太黑", "{p}照明坏了"),
+               ("灯坏了好几天了，晚上黑乎乎的", "晚上这里一片漆黑，走路很不安全")),
+    "water": (frozenset({"Q0303"}), ("{p}漏水", "{p}水管坏了"),
+              ("水管一直在滴水，地上都湿了", "漏水好几天了，墙都泡了")),
+    "wires": (frozenset({"Q0202"}), ("{p}私拉电线充电", "{p}电线乱拉"),
+              ("有人从窗户拉电线下来给电动车充电，太危险了", "电线挂在半空给电瓶车充电，怕出事")),
+    "smoke": (frozenset({"06029", "06027", "06028"}), ("{p}烧烤油烟大", "{p}晚上太吵", "{p}扰民"),
+              ("晚上烟熏火燎的，窗户都不敢开", "每天晚上都很吵，休息不好")),
+    "trees": (frozenset({"04002", "06021"}), ("{p}的树有问题", "{p}大树危险"),
+              ("树歪得厉害，怕砸到人", "树上好多虫子，叶子都被吃光了")),
+    "drying": (frozenset({"06007", "Q0104"}), ("{p}晾衣服", "{p}晒被子"), ("衣服被子晒到街上，很不美观",)),
+    "toilet": (frozenset({"03001"}), ("{p}厕所太脏", "{p}公厕没人管"), ("公厕脏得进不去，也没人打扫",)),
+    "snow": (frozenset({"10001"}), ("{p}路面结冰", "{p}路滑"), ("路上结了冰没人清，已经有人滑倒了",)),
+    "sewage": (frozenset({"06030"}), ("{p}乱倒污水", "{p}污水横流"), ("有人往路边倒脏水，味道难闻",)),
+    "green": (frozenset({"06045"}), ("{p}绿地被破坏", "{p}绿化带毁了"), ("绿化带被人挖了种菜",)),
+}
+#: Where a reporter says it is when the place has no name he knows.
+LANDMARKS = ("小区门口", "路口", "公交站旁边", "超市门口", "菜市场边上", "学校门口", "我家楼下", "银行旁边")
+
+
+def paraphrase(category: CategoryFacts, spot: Spot | None, rng: np.random.Generator) -> tuple[str, str]:
+    """A title and a description of a problem as another person writes it (their own words, their own place)."""
+    _, titles, texts = next((v for v in PARAPHRASE_KINDS.values() if category.code in v[0]),
+                            (None, ("{p}" + category.name, "关于{p}" + category.name + "的反映"),
+                             (f"{category.name}，请尽快处理", "这个问题好几天了，希望有人管管")))
+    if spot is not None and spot.kind in ("street", "courtyard") and rng.random() < 0.7:
+        place = spot.name + ("", "口", "附近", "这边")[int(rng.integers(4))]
+    else:
+        place = LANDMARKS[int(rng.integers(len(LANDMARKS)))]
+    return titles[int(rng.integers(len(titles)))].format(p=place), texts[int(rng.integers(len(texts)))]
+
 
 @dataclass
 class Spot:
@@ -808,6 +875,9 @@ class Plan:
     stop: str = ""
     duplicate_of: Plan | None = None
     recurring: bool = False
+    #: A second reporter's own words (duplicates); empty: the patroller's title and a stock description.
+    title: str = ""
+    description: str = ""
     number: str = ""
     id: int = 0
 
@@ -967,23 +1037,61 @@ class Year:
                 raise RuntimeError(f"no point inside the city for unit {p.spot.unit_id}")  # type: ignore[union-attr]
 
     def _duplicates(self, plans: list[Plan]) -> list[Plan]:
-        """Some problems are reported twice (a neighbour calls 12345 too): the station merges the second."""
-        out = []
+        """Some problems are reported by several people (a neighbour calls 12345 too, a passer-by uses the app):
+        1–3 more reports within hours to two days, pins 5–60 m from the first, in their own words, now and
+        then under a related category. The station merges them into the first report (the ground truth of
+        ``cogov insight duplicates --eval``)."""
+        rng, out = self.rng, []
         for p in plans:
-            if p.recurring or self.rng.random() >= 0.02:
+            if p.recurring or rng.random() >= DUPLICATE_SHARE:
                 continue
-            at = p.at + dt.timedelta(minutes=float(self.rng.uniform(8, 240)))
-            if at >= self.now - dt.timedelta(hours=2):
-                continue
-            src = "hotline" if p.source != "hotline" else "citizen"
-            lon, lat = p.point  # type: ignore[misc]
-            jitter = (float(lon) + self.rng.normal(0, 4e-6), float(lat) + self.rng.normal(0, 4e-6))
-            located = self.facts.index.locate(*jitter)
-            if "district" not in located:
-                jitter, located = p.point, p.located
-            out.append(Plan(at=at, source=src, category=p.category, spot=p.spot, point=jitter, located=located,
-                            flow="merge", duplicate_of=p))
+            extra = 1 + int(rng.choice(3, p=(0.6, 0.28, 0.12)))
+            for _ in range(extra):
+                u = rng.random()
+                hours = rng.uniform(0.15, 6) if u < 0.55 else rng.uniform(6, 24) if u < 0.85 else rng.uniform(24, 48)
+                at = self._awake(p.at + dt.timedelta(hours=float(hours)))
+                if at >= self.now - dt.timedelta(hours=2):
+                    continue
+                category = self._related_category(p.category) if rng.random() < 0.15 else p.category
+                point, located = self._pin_near(p, category)
+                src = "hotline" if rng.random() < 0.45 else "citizen"
+                title, description = paraphrase(category, p.spot, rng)
+                out.append(Plan(at=at, source=src, category=category, spot=p.spot, point=point, located=located,
+                                flow="merge", duplicate_of=p, title=title, description=description))
         return out
+
+    def _awake(self, at: dt.datetime) -> dt.datetime:
+        """Moved into the day (7:00–22:00) when people report."""
+        local = at.astimezone(LOCAL)
+        if local.hour < 7:
+            local = local.replace(hour=7, minute=0) + dt.timedelta(minutes=float(self.rng.uniform(0, 120)))
+        elif local.hour >= 22:
+            local = (local + dt.timedelta(days=1)).replace(hour=7, minute=0) + dt.timedelta(
+                minutes=float(self.rng.uniform(0, 120)))
+        return local.astimezone(dt.UTC)
+
+    def _related_category(self, category: CategoryFacts) -> CategoryFacts:
+        """A neighbouring category of the same kind and scope (another person files it elsewhere), or itself."""
+        group = next((g for g in PARAPHRASE_KINDS.values() if category.code in g[0]), None)
+        if group is None:
+            return category
+        choices = [c for c, *_ in self.mix if c.code in group[0] and c.code != category.code
+                   and c.scope == category.scope]
+        return choices[int(self.rng.integers(len(choices)))] if choices else category
+
+    def _pin_near(self, p: Plan, category: CategoryFacts) -> tuple[tuple[float, float], dict]:
+        """A pin 5–60 m from the first report's, in the same station (and courtyard, or outside any)."""
+        lon, lat = p.point  # type: ignore[misc]
+        for _ in range(6):
+            metres, angle = self.rng.uniform(5, 60), self.rng.uniform(0, 2 * math.pi)
+            point = (float(lon) + metres * math.sin(angle) / (111_320 * math.cos(math.radians(lat))),
+                     float(lat) + metres * math.cos(angle) / 111_320)
+            located = self.facts.index.locate(*point)
+            same_yard = located.get("courtyard") == (p.located or {}).get("courtyard")
+            if ("district" in located and located.get("station") == (p.located or {}).get("station")
+                    and (same_yard if category.scope != "outside" else "courtyard" not in located)):
+                return point, located
+        return p.point, dict(p.located or {})  # type: ignore[return-value]
 
     def _flows(self, plans: list[Plan]) -> None:
         """Choose each story: most cases run the plain loop; some are rejected, returned, reworked, extended,
@@ -1081,7 +1189,7 @@ class Year:
         elif u < 0.03:
             urgency = "urgent"
         texts = DESCRIPTIONS.get(plan.category.code, (f"{plan.category.name}，请尽快处理",))
-        description = texts[int(rng.integers(len(texts)))]
+        description = plan.description or texts[int(rng.integers(len(texts)))]
         try:
             return CaseSim.report(
                 facts, case_id=plan.id, number=plan.number, at=plan.at, actor=facts.actor(person),
@@ -1095,7 +1203,9 @@ class Year:
             return None
 
     def _title(self, plan: Plan) -> str:
-        """The case title: what and where, as a patroller writes it."""
+        """The case title: what and where, as a patroller writes it (a second reporter's own words if any)."""
+        if plan.title:
+            return plan.title
         where = plan.spot.name if plan.spot is not None and plan.spot.kind in ("street", "courtyard") else ""
         return f"{where}{plan.category.name}" if where else plan.category.name
 

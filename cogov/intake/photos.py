@@ -364,6 +364,7 @@ def store_photos(
 
     from cogov import clock
     from cogov.cases.models import Attachment, Case
+    from cogov.insight.duplicates import perceptual_hash
 
     limits = PhotoLimits.from_settings()
     if kind not in KINDS:
@@ -417,6 +418,7 @@ def store_photos(
                 height=photo.height, size=photo.size, sha256=photo.sha256, original=paths["original"],
                 public=paths["public"], thumbnail=paths["thumbnail"], created_at=at,
                 uploaded_by_id=uploaded_by_id, upload_token=upload_token,
+                phash=perceptual_hash(photo.thumbnail),  # for the duplicate scorer
             ))
     return rows
 

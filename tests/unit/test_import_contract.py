@@ -10,7 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "cogov"
 PURE = ["cases/workflow.py", "cases/routing.py", "cases/deadlines.py", "cases/chain.py", "geo/locate.py",
         "people/roles.py", "errors.py", "clock.py", "demo/geography.py", "intake/text.py",
-        "people/rosters.py", "cases/suggest.py", "web/charts.py"]
+        "people/rosters.py", "cases/suggest.py", "web/charts.py", "insight/duplicates.py",
+        "insight/hotspots.py"]
 
 
 @pytest.mark.parametrize("path", PURE)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import NamedTuple
 
-__all__ = ["LIGHT_COLOURS", "MapArea", "MapDot", "bar_chart", "line_chart", "map_chart", "nice_ceiling"]
+__all__ = ["LIGHT_COLOURS", "MapArea", "MapDot", "bar_chart", "heatmap_chart", "line_chart", "map_chart",
+           "nice_ceiling"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 #: Colours of the traffic light (红黄绿灯) and of cases waiting on verification.
@@ -204,6 +205,8 @@ class MapArea(NamedTuple):
     href: str = ""
     note: str = ""
     shade: float = 0.0
+    #: A colour of its own (a hotspot cell), instead of the shade.
+    fill: str = ""
 
 
 class MapDot(NamedTuple):
@@ -271,7 +274,8 @@ def map_chart(
         if not path:
             continue
         tip = f"{area.name}（{area.note}）" if area.note else area.name
-        shape = (f'<path d="{path}" fill="{_shade(area.shade)}" fill-rule="evenodd" stroke="#52606d" '
+        fill = _esc(area.fill) if area.fill else _shade(area.shade)
+        shape = (f'<path d="{path}" fill="{fill}" fill-rule="evenodd" stroke="#52606d" '
                  f'stroke-width="1"><title>{_esc(tip)}</title></path>')
         if area.href:
             shape = f'<a href="{_esc(area.href)}" aria-label="{_esc(tip)}">{shape}</a>'
@@ -308,5 +312,65 @@ def map_chart(
         if dot.href:
             circle = f'<a href="{_esc(dot.href)}" aria-label="{_esc(dot.label)}">{circle}</a>'
         parts.append(circle)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _heat(fraction: float) -> str:
+    """From white through amber to a deep red as ``fraction`` goes from 0 to 1."""
+    f = min(max(fraction, 0.0), 1.0)
+    stops = ((255, 255, 255), (253, 208, 120), (189, 0, 38))
+    lo, hi, t = (stops[0], stops[1], f * 2) if f < 0.5 else (stops[1], stops[2], f * 2 - 1)
+    r, g, b = (round(a + (c - a) * t) for a, c in zip(lo, hi))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def heatmap_chart(
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    values: Sequence[Sequence[float]],
+    *,
+    title: str,
+    marked: Sequence[Sequence[bool]] | None = None,
+    ident: str = "heatmap",
+    cell: float = 22,
+    label_width: float = 44,
+    column_label_every: int = 3,
+    empty_text: str = "暂无数据",
+) -> str:
+    """A grid of shaded cells (rows × columns, e.g. the 7 days × 24 hours of a week), darker for larger values;
+    a ``marked`` cell (a statistically significant hot hour) also gets a thick outline and a dot, so the mark
+    does not rest on colour alone. Each cell's ``<title>`` gives its row, column and value."""
+    rows = [[float(v or 0) for v in row] for row in values]
+    if len(rows) != len(row_labels) or any(len(r) != len(column_labels) for r in rows):
+        raise ValueError("heatmap values must have one row per row label and one value per column label")
+    if not any(v > 0 for r in rows for v in r):
+        return _empty(ident, title, empty_text, label_width + cell * max(len(column_labels), 10))
+    top_value = max(max(r) for r in rows)
+    width = label_width + cell * len(column_labels) + 4
+    height = 18 + cell * len(rows) + 4
+    parts = _open(ident, width, height, title)
+    every = max(1, column_label_every)
+    for j, label in enumerate(column_labels):
+        if j % every == 0:
+            parts.append(f'<text x="{_xy(label_width + j * cell + cell / 2)}" y="12" text-anchor="middle" {_FONT} '
+                         f'font-size="11" fill="#1f2933">{_esc(label)}</text>')
+    for i, (label, row) in enumerate(zip(row_labels, rows)):
+        y = 18 + i * cell
+        parts.append(f'<text x="{_xy(label_width - 6)}" y="{_xy(y + cell / 2)}" dy="0.35em" text-anchor="end" '
+                     f'{_FONT} font-size="12" fill="#1f2933">{_esc(label)}</text>')
+        for j, value in enumerate(row):
+            x = label_width + j * cell
+            mark = bool(marked and marked[i][j])
+            fill = _heat(value / top_value if top_value > 0 else 0.0)
+            stroke = 'stroke="#1f2933" stroke-width="2.5"' if mark else 'stroke="#e4e7eb" stroke-width="1"'
+            tip = f"{label} {column_labels[j]}：{_num(value)}" + (" ★" if mark else "")
+            parts.append(f'<g class="cell{" marked" if mark else ""}"><title>{_esc(tip)}</title>'
+                         f'<rect x="{_xy(x)}" y="{_xy(y)}" width="{_xy(cell)}" height="{_xy(cell)}" fill="{fill}" '
+                         f'{stroke}/>')
+            if mark:
+                parts.append(f'<circle cx="{_xy(x + cell / 2)}" cy="{_xy(y + cell / 2)}" r="{_xy(cell / 7)}" '
+                             f'fill="#1f2933"/>')
+            parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

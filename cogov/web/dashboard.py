@@ -19,17 +19,12 @@ from cogov.errors import DomainError
 from cogov.people.permissions import UNIT_ROLES
 from cogov.web import charts
 from cogov.web.auth import actor_of, staff_required
-from cogov.web.display import duration_text, level_name, light_name, state_name
+from cogov.web.display import duration_text, level_name, light_name, percent_text, state_name
 
 
 def case_url(number: str) -> str:
     """The staff case page (built by the staff pages)."""
     return f"/work/cases/{number}/"
-
-
-def percent_text(value: float | None) -> str:
-    """A share as a percentage with one decimal, or a dash when nothing was counted."""
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def _clean(value: str, limit: int = 40) -> str:

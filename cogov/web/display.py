@@ -147,6 +147,31 @@ def level_name(level: str | None) -> str:
     return _name(LEVEL_NAMES, level)
 
 
+#: The bodies the monthly evaluation ranks (cogov.insight.evaluation.monthly's keys).
+EVAL_LEVEL_NAMES = {"unit": gettext_lazy("专业单位"), "station": gettext_lazy("城市治理服务站"),
+                    "community": gettext_lazy("社区"), "subdistrict": gettext_lazy("街道")}
+
+
+#: Hotspot levels (cogov.insight.hotspots.gi_level).
+HOT_LEVEL_NAMES = {"hot99": gettext_lazy("热点（99%）"), "hot95": gettext_lazy("热点（95%）"),
+                   "hot90": gettext_lazy("热点（90%）"), "cold99": gettext_lazy("冷点（99%）"),
+                   "cold95": gettext_lazy("冷点（95%）"), "cold90": gettext_lazy("冷点（90%）"),
+                   "ns": gettext_lazy("不显著")}
+
+
+def hot_level_name(level: str | None) -> str:
+    return _name(HOT_LEVEL_NAMES, level)
+
+
+def eval_level_name(level: str | None) -> str:
+    return _name(EVAL_LEVEL_NAMES, level)
+
+
+def percent_text(value: float | None) -> str:
+    """A share as a percentage with one decimal, or a dash when nothing was counted."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
 #: The generic "who" words of ``cases.selectors.case_public_timeline`` (the rest are unit/station/area names).
 _WHO_WORDS = {
     "上报人": gettext_lazy("上报人"),

@@ -573,9 +573,11 @@ def destinations(actor: Actor) -> list[dict]:
         out.append({"label": _t("专业单位工作台"), "url": "/work/unit/"})
     if actor.roles & (selectors.SUPERVISOR_ROLES | {"admin"}):
         out.append({"label": _t("监管看板"), "url": "/work/dashboard/"})
+        out.append({"label": _t("数据分析"), "url": "/work/insight/", "secondary": True})
     elif station_ids:
         # the station's own figures: a second page of the station head (his console stays where /work/ leads)
         out.append({"label": _t("监管看板"), "url": "/work/dashboard/", "secondary": True})
+        out.append({"label": _t("数据分析"), "url": "/work/insight/", "secondary": True})
     return out
 
 

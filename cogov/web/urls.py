@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cogov.web import citizen, console, dashboard, staff, station
+from cogov.web import citizen, console, dashboard, insight, staff, station
 from cogov.web.forms import StaffLoginForm
 
 urlpatterns = [
@@ -16,4 +16,5 @@ urlpatterns = [
     *station.urlpatterns,
     *console.urlpatterns,
     *dashboard.urlpatterns,
+    *insight.urlpatterns,
 ]

@@ -202,3 +202,31 @@ def test_map_names_never_overlap_and_tiny_areas_go_unnamed():
     assert names == ["大区域名称"]  # the largest area's name wins the spot
     # every area keeps its name in its <title>
     assert {p.find("s:title", NS).text for p in root.findall(".//s:path", NS)} == {"大区域名称", "重叠名称", "很小的区域"}
+
+
+def test_heatmap_shades_by_value_and_marks_significant_cells_beyond_colour():
+    days = ["周一", "周二"]
+    hours = [f"{h}时" for h in range(3)]
+    svg = charts.heatmap_chart(days, hours, [[0, 5, 10], [2, 0, 1]], title="时段",
+                               marked=[[False, False, True], [False, False, False]], ident="how")
+    ET.fromstring(svg)
+    cells = re.findall(r'<g class="cell( marked)?"><title>([^<]*)</title><rect [^>]*fill="(#[0-9a-f]{6})"', svg)
+    assert len(cells) == 6
+    fills = {tip: fill for _m, tip, fill in cells}
+    assert fills["周一 0时：0"] == "#ffffff"  # nothing: white
+    assert fills["周一 2时：10 ★"] == "#bd0026"  # the largest: the deepest red
+    assert fills["周一 1时：5"] not in ("#ffffff", "#bd0026")
+    assert [m for m, _t, _f in cells].count(" marked") == 1
+    assert svg.count("<circle") == 1  # the mark is a dot too, not only a colour
+
+
+def test_heatmap_of_nothing_is_a_message_and_a_wrong_shape_an_error():
+    assert "暂无数据" in charts.heatmap_chart(["a"], ["x", "y"], [[0, 0]], title="t")
+    with pytest.raises(ValueError):
+        charts.heatmap_chart(["a", "b"], ["x"], [[1]], title="t")
+
+
+def test_map_area_with_its_own_fill_keeps_it():
+    square = [(120.0, 36.0), (120.01, 36.0), (120.01, 36.01), (120.0, 36.01)]
+    svg = charts.map_chart([charts.MapArea("热点", [square], fill="#c0262d")], [], title="热点")
+    assert 'fill="#c0262d"' in svg

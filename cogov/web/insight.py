@@ -1,0 +1,214 @@
+"""Pages: data analysis for supervisors (数据分析) — hotspots on the map, the hours of the week, 回潮 places,
+broken-window warnings, next week's patrol list, and the monthly evaluation of units with its bulletin.
+
+Thin: the scope is the dashboard's (``cogov.cases.stats.dashboard_scope``); every figure comes from
+``cogov.insight`` over the analytics store (``cogov.insight.live``: loaded once per process, refreshed every
+few minutes), through a cursor that sees only the scope's cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+import h3
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cogov import clock
+from cogov.cases import stats
+from cogov.errors import DomainError
+from cogov.insight import evaluation, live, spatial
+from cogov.people.permissions import UNIT_ROLES
+from cogov.web import charts
+from cogov.web.auth import actor_of, staff_required
+from cogov.web.dashboard import _clean
+
+#: Hotspot levels as drawn on the map (the colour and the words; the legend says both).
+LEVEL_FILL = {"hot99": "#99000d", "hot95": "#cb181d", "hot90": "#fb6a4a",
+              "cold99": "#084594", "cold95": "#2171b5", "cold90": "#6baed6"}
+WEEKDAYS = (gettext_lazy("周一"), gettext_lazy("周二"), gettext_lazy("周三"), gettext_lazy("周四"),
+            gettext_lazy("周五"), gettext_lazy("周六"), gettext_lazy("周日"))
+
+
+def _scope(request):
+    """(actor, own scope, scope shown) or a response refusing the page."""
+    actor = actor_of(request)
+    try:
+        own = stats.dashboard_scope(actor)
+    except DomainError as e:
+        if actor.roles & UNIT_ROLES:
+            return actor, None, redirect("/work/unit/")
+        return actor, None, render(request, "web/dashboard/denied.html", {"error": e.message}, status=e.status)
+    under = _clean(request.GET.get("under", ""))
+    try:
+        scope = stats.dashboard_scope(actor, under=under) if under else own
+    except DomainError as e:
+        return actor, None, render(request, "web/dashboard/denied.html", {"error": e.message, "back": True},
+                                   status=e.status)
+    return actor, own, scope
+
+
+def place_name(row: dict) -> str:
+    """Where an H3 cell lies, in words: its street (街巷) or zone (区片), and its station."""
+    near = row.get("street_name") or row.get("zone_name") or ""
+    station = row.get("station_name") or row.get("community_name") or ""
+    return " · ".join(x for x in (near, station) if x) or "—"
+
+
+def _paths(scope: stats.Scope) -> list[str]:
+    return [] if scope.whole_city else [a.path for a in scope.areas]
+
+
+def last_month(today: dt.date) -> str:
+    """The last whole month before ``today`` as 'YYYY-MM'."""
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{first.year:04d}-{first.month:02d}"
+
+
+def _month(value: str, today: dt.date) -> tuple[str, str]:
+    """(month, error): a 'YYYY-MM' no later than this month, or last month and a message."""
+    value = _clean(value, 7)
+    if not value:
+        return last_month(today), ""
+    try:
+        when = dt.date.fromisoformat(value + "-01")
+    except ValueError:
+        return last_month(today), _("月份格式应为 年-月，如 2026-10")
+    if when > today.replace(day=1):
+        return last_month(today), _("不能选择未来的月份")
+    return value, ""
+
+
+@staff_required
+def insight(request):
+    """GET /work/insight/?period=&from=&to=&under=&category=&month="""
+    actor, own, scope = _scope(request)
+    if own is None:
+        return scope
+    now = clock.now()
+    today = now.astimezone(clock.LOCAL_TZ).date()
+    kind = _clean(request.GET.get("period", ""), 10) or "90d"
+    date_from, date_to = _clean(request.GET.get("from", ""), 10), _clean(request.GET.get("to", ""), 10)
+    period_error = ""
+    try:
+        period = (stats.Period("90d", today - dt.timedelta(days=89), today) if kind == "90d"
+                  else stats.period_for(kind, date_from, date_to, now=now))
+    except DomainError as e:
+        period_error = e.message
+        period = stats.Period("90d", today - dt.timedelta(days=89), today)
+    category = _clean(request.GET.get("category", ""), 20)
+    month, month_error = _month(request.GET.get("month", ""), today)
+    since = dt.datetime.combine(period.first_day, dt.time())
+    until = dt.datetime.combine(period.last_day + dt.timedelta(days=1), dt.time())
+
+    con, as_of = live.store_for(actor.city_id)
+    with live.scoped(con, _paths(scope)) as cur:
+        categories = cur.execute(
+            "SELECT category_code, any_value(category_name), count(*) AS n FROM cases "
+            "WHERE reported_at >= ? AND reported_at < ? GROUP BY 1 ORDER BY n DESC, 1 LIMIT 30",
+            [since, until]).fetchall()
+        if category and category not in {c for c, _n, _k in categories}:
+            category = ""
+        cat = category or None
+        cells = spatial.hotspots(cur, city_id=actor.city_id, since=since, until=until, category_code=cat)
+        hours = spatial.hour_of_week(cur, city_id=actor.city_id, since=since, until=until, category_code=cat)
+        recurrent = spatial.recurrence(cur, city_id=actor.city_id, since=since, until=until, category_code=cat)
+        warnings = spatial.broken_windows(cur, city_id=actor.city_id, today=today)
+        week_start = today + dt.timedelta(days=7 - today.weekday())
+        patrol = spatial.patrol_list(cur, city_id=actor.city_id, week_start=week_start)
+        ranking = evaluation.monthly(cur, city_id=actor.city_id, month=month)
+
+    hot = [c for c in cells if c.get("level", "ns") != "ns"]
+    shapes = stats.map_shapes(scope)
+    areas = [charts.MapArea(s["area"].name, s["rings"], None) for s in (shapes["children"] or shapes["outline"])]
+    for c in hot[:400]:
+        ring = [(lon, lat) for lat, lon in h3.cell_to_boundary(c["cell"])]
+        areas.append(charts.MapArea(
+            _("热点") if c["level"].startswith("hot") else _("冷点"), [ring], None,
+            note=_("%(n)d 件，z=%(z).2f") % {"n": c["count"], "z": c["gi_z"]}, fill=LEVEL_FILL.get(c["level"], "")))
+    hot_rows = [{**c, "place": place_name(c)} for c in hot if c["level"].startswith("hot")][:20]
+
+    counts = hours["counts"]
+    marked = [[lvl.startswith("hot") for lvl in row] for row in hours["level"]]
+    hour_labels = [f"{h}" for h in range(24)]
+    peak = sorted(((counts[d][h], d, h) for d in range(7) for h in range(24) if marked[d][h]), reverse=True)[:10]
+
+    def link(**extra) -> str:
+        query = {"period": period.kind, "under": scope.single.code if scope != own and scope.single else ""}
+        if period.kind == "custom":
+            query.update({"from": period.first_day.isoformat(), "to": period.last_day.isoformat()})
+        return "?" + urlencode({k: v for k, v in {**query, **extra}.items() if v})
+
+    context = {
+        "scope": scope, "own": own, "here": scope.single, "drilled": scope != own,
+        "period": period, "period_kind": kind, "date_from": date_from, "date_to": date_to,
+        "period_error": period_error, "as_of": as_of,
+        "categories": [(code, name, n) for code, name, n in categories], "category": category,
+        "month": month, "month_error": month_error,
+        "hot_rows": hot_rows, "hot_total": sum(1 for c in hot if c["level"].startswith("hot")),
+        "map_chart": mark_safe(charts.map_chart(areas, [], title=_("热点网格（Getis-Ord Gi*）"), ident="chart-hot",
+                                                empty_text=_("暂无地图数据"))),
+        "hours_chart": mark_safe(charts.heatmap_chart(
+            [str(d) for d in WEEKDAYS], hour_labels, counts, marked=marked, title=_("一周各时段上报量"),
+            ident="chart-hours", empty_text=_("暂无数据"))),
+        "hour_rows": [(str(WEEKDAYS[d]), h, n) for n, d, h in peak],
+        "hours_method": hours.get("method", ""),
+        "recurrent": [{**r, "place": place_name(r)} for r in recurrent[:20]],
+        "warnings": [{**w, "place": place_name(w)} for w in warnings if w.get("warned")][:20],
+        "patrol": [{**p, "place": place_name(p)} for p in patrol[:50]],
+        "week_start": week_start,
+        "ranking": {level: ranking.get(level, []) for level in ("unit", "station", "community", "subdistrict")},
+        "bulletin_xlsx": f"bulletin/{month}.xlsx{link()}",
+        "bulletin_pdf": f"bulletin/{month}.pdf{link()}",
+        "link": link,
+    }
+    return render(request, "web/insight/index.html", context)
+
+
+#: The bulletin's file formats and their media types.
+BULLETIN_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                  "pdf": "application/pdf"}
+
+
+@staff_required
+def bulletin(request, month: str, fmt: str):
+    """GET /work/insight/bulletin/<YYYY-MM>.<xlsx|pdf>?under= — the monthly bulletin (通报) of the scope."""
+    from cogov.geo.models import City
+    from cogov.insight import bulletin as writer
+
+    if fmt not in BULLETIN_TYPES:
+        raise Http404(fmt)
+    actor, own, scope = _scope(request)
+    if own is None:
+        return scope
+    today = clock.now().astimezone(clock.LOCAL_TZ).date()
+    month_ok, error = _month(month, today)
+    if error or month_ok != month:
+        raise Http404(error or month)
+    con, _as_of = live.store_for(actor.city_id)
+    with live.scoped(con, _paths(scope)) as cur:
+        result = evaluation.monthly(cur, city_id=actor.city_id, month=month)
+    city = City.objects.filter(pk=actor.city_id).values_list("name", flat=True).first() or ""
+    name = city if scope.whole_city else "、".join(a.name for a in scope.areas)
+    with tempfile.TemporaryDirectory(prefix="cogov-bulletin-") as out:
+        files = dict(zip(("xlsx", "pdf"), writer.write_bulletin(result, city_name=name, month=month,
+                                                                 out_dir=Path(out))))
+        chosen = Path(files[fmt])
+        body = chosen.read_bytes()
+    response = HttpResponse(body, content_type=BULLETIN_TYPES[fmt])
+    response["Content-Disposition"] = content_disposition_header(True, chosen.name)
+    return response
+
+
+urlpatterns = [
+    path("work/insight/", insight, name="insight"),
+    path("work/insight/bulletin/<str:month>.<str:fmt>", bulletin, name="insight-bulletin"),
+]

@@ -1,0 +1,98 @@
+"""数据分析 page: a supervisor sees the analyses of his area only, the month and query are checked, other roles
+are turned away, and the monthly bulletin downloads as a real XLSX and PDF of the area."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from cogov.insight import live
+from tests.conftest import IN_B_COMMUNITY, IN_COURTYARD, ON_STREET
+from tests.web.test_dashboards import IN_NORTH, at, city, dispatch_to, report, run  # noqa: F401 (fixture)
+
+URL = "/work/insight/"
+
+
+@pytest.fixture(autouse=True)
+def fresh_store():
+    """Each test's database is new: so is the analytics store a server process keeps."""
+    live.forget()
+    yield
+    live.forget()
+
+
+@pytest.fixture
+def november(city):
+    """Cases of 24 November 2026 in 市南区 (handled by the sanitation unit) and one in 市北区; now the 26th."""
+    c = city
+    mine = []
+    for point in (ON_STREET, ON_STREET, IN_COURTYARD, IN_B_COMMUNITY):
+        case = dispatch_to(c, report(c, point), station="station_a" if point != IN_B_COMMUNITY else "station_b")
+        mine.append(run(c, case, [("sanitation_crew", "acknowledge", {}),
+                                  ("sanitation_crew", "handle", {"note": "已清理"})]))
+    north = report(c, IN_NORTH)
+    at(2026, 11, 26, 10, 0)
+    return c, mine, north
+
+
+def page(client, c, who, query=""):
+    client.force_login(c.people[who])
+    return client.get(URL + query)
+
+
+def test_supervisor_sees_the_analyses_of_his_area_only(client, november):
+    c, mine, north = november
+    r = page(client, c, "subdistrict_sup", "?month=2026-11")
+    assert r.status_code == 200
+    html = r.content.decode()
+    for section in ("table-hot", "chart-hours", "table-recurrence", "table-warnings", "table-patrol"):
+        assert section in html
+    stations = {row["name"] for row in r.context["ranking"]["station"]}
+    assert stations and "华阳路社区城市治理服务站" not in stations
+    units = {row["name"]: row for row in r.context["ranking"]["unit"]}
+    assert units["市南区环卫所"]["cases"] == 4
+    # the default period is the last 90 days: the four cases of his area
+    assert sum(n for _code, _name, n in r.context["categories"]) == 4
+    # the city supervisor counts the north case too
+    everyone = page(client, c, "city_sup", "?period=custom&from=2026-11-01&to=2026-11-30&month=2026-11")
+    assert sum(n for _code, _name, n in everyone.context["categories"]) == 5
+    assert sum(n for _code, _name, n in page(client, c, "subdistrict_sup",
+               "?period=custom&from=2026-11-01&to=2026-11-30").context["categories"]) == 4
+
+
+def test_bad_queries_are_told_not_failed(client, november):
+    c, _mine, _north = november
+    for query in ("?month=2026-13", "?month=abc", "?month=2026-12", "?period=custom&from=2026-12-01&to=x",
+                  "?category=%00bad", "?under=370203"):
+        r = page(client, c, "subdistrict_sup", query)
+        assert r.status_code in (200, 403), query
+    assert "月份格式" in page(client, c, "subdistrict_sup", "?month=abc").content.decode()
+    assert page(client, c, "subdistrict_sup", "?under=370203").status_code == 403  # 市北区 is not his
+
+
+def test_units_are_sent_to_their_console_and_citizens_to_sign_in(client, november):
+    c, _mine, _north = november
+    r = page(client, c, "sanitation_crew")
+    assert r.status_code == 302 and r["Location"] == "/work/unit/"
+    client.logout()
+    assert client.get(URL).status_code == 302
+
+
+def test_bulletin_downloads_as_xlsx_and_pdf_of_the_area(client, november):
+    c, _mine, _north = november
+    client.force_login(c.people["subdistrict_sup"])
+    r = client.get(URL + "bulletin/2026-11.xlsx")
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    text = " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)
+    assert "市南区环卫所" in text and "华阳路" not in text
+    r = client.get(URL + "bulletin/2026-11.pdf")
+    assert r.status_code == 200
+    pdf = PdfReader(io.BytesIO(r.content))
+    assert "2026" in "".join(p.extract_text() for p in pdf.pages)
+    assert client.get(URL + "bulletin/2026-11.doc").status_code == 404
+    assert client.get(URL + "bulletin/2026-12.pdf").status_code == 404
+    assert client.get(URL + "bulletin/2026-1x.pdf").status_code == 404

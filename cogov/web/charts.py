@@ -70,7 +70,8 @@ def _open(ident: str, width: float, height: float, title: str, desc: str = "") -
     labelled_by = f"{ident}-title {ident}-desc" if desc else f"{ident}-title"
     out = [
         (f'<svg xmlns="{SVG_NS}" class="chart" viewBox="0 0 {_xy(width)} {_xy(height)}" width="{_xy(width)}" '
-         f'height="{_xy(height)}" role="img" aria-labelledby="{labelled_by}" preserveAspectRatio="xMidYMid meet">'),
+         f'height="{_xy(height)}" role="img" aria-labelledby="{labelled_by}" preserveAspectRatio="xMidYMid meet" '
+         f'overflow="hidden">'),
         f'<title id="{ident}-title">{_esc(title)}</title>',
     ]
     if desc:
@@ -240,12 +241,16 @@ def map_chart(
     dot_radius: float = 4.5,
     label_size: float = 12,
     empty_text: str = "暂无地图数据",
+    bounds: tuple[float, float, float, float] | None = None,
 ) -> str:
     """The areas' outlines projected into the box (longitude shrunk by cos(latitude), north up), each with its
-    name, and the dots on top, coloured by traffic light. The height follows the area's shape."""
+    name, and the dots on top, coloured by traffic light. The height follows the area's shape, or ``bounds``
+    (min lon, min lat, max lon, max lat) when given: a close-up, the rest cut off at the edge."""
     coords = [pt for a in areas for ring in a.rings for pt in ring]
     if not coords:
         coords = [(d.lon, d.lat) for d in dots]
+    if bounds is not None:
+        coords = [(bounds[0], bounds[1]), (bounds[2], bounds[3])]
     coords = [(float(x), float(y)) for x, y in coords if math.isfinite(x) and math.isfinite(y)]
     if not coords:
         return _empty(ident, title, empty_text, width)
@@ -275,8 +280,9 @@ def map_chart(
             continue
         tip = f"{area.name}（{area.note}）" if area.note else area.name
         fill = _esc(area.fill) if area.fill else _shade(area.shade)
-        shape = (f'<path d="{path}" fill="{fill}" fill-rule="evenodd" stroke="#52606d" '
-                 f'stroke-width="1"><title>{_esc(tip)}</title></path>')
+        stroke = 'stroke="#ffffff" stroke-width="0.5"' if area.fill else 'stroke="#52606d" stroke-width="1"'
+        shape = (f'<path d="{path}" fill="{fill}" fill-rule="evenodd" {stroke}>'
+                 f'<title>{_esc(tip)}</title></path>')
         if area.href:
             shape = f'<a href="{_esc(area.href)}" aria-label="{_esc(tip)}">{shape}</a>'
         parts.append(f'<g class="area">{shape}</g>')

@@ -63,6 +63,27 @@ def place_name(row: dict) -> str:
     return " · ".join(x for x in (near, station) if x) or "—"
 
 
+def close_up(rings: list, margin: float = 0.15, least: float = 0.01, share: float = 0.8) -> tuple | None:
+    """The box (min lon, min lat, max lon, max lat) around the middle ``share`` of the cells (by their centres,
+    on each axis), with a margin: the map shows where most hotspots are, not a city-wide outline with specks on
+    it; a lone far cell is left outside (the table below still lists it). None when there is no cell."""
+    centres = sorted((sum(x for x, _ in r) / len(r), sum(y for _, y in r) / len(r)) for r in rings if r)
+    if not centres:
+        return None
+    cut = int(len(centres) * (1 - share) / 2)
+    xs = sorted(x for x, _ in centres)
+    ys = sorted(y for _, y in centres)
+    x0, x1 = xs[cut], xs[len(xs) - 1 - cut]
+    y0, y1 = ys[cut], ys[len(ys) - 1 - cut]
+    dx, dy = max(x1 - x0, least) * margin + 0.003, max(y1 - y0, least) * margin + 0.003
+    return x0 - dx, y0 - dy, x1 + dx, y1 + dy
+
+
+def ends(rows: list[dict], n: int = 10) -> list[dict]:
+    """The first and last ``n`` of a ranking (all of it when short); the bulletin has every row."""
+    return rows if len(rows) <= 2 * n else rows[:n] + [{"gap": len(rows) - 2 * n}] + rows[-n:]
+
+
 def _paths(scope: stats.Scope) -> list[str]:
     return [] if scope.whole_city else [a.path for a in scope.areas]
 
@@ -128,9 +149,12 @@ def insight(request):
 
     hot = [c for c in cells if c.get("level", "ns") != "ns"]
     shapes = stats.map_shapes(scope)
-    areas = [charts.MapArea(s["area"].name, s["rings"], None) for s in (shapes["children"] or shapes["outline"])]
+    areas = [charts.MapArea(s["area"].name, s["rings"], s["label_at"])
+             for s in (shapes["children"] or shapes["outline"])]
+    rings = []
     for c in hot[:400]:
         ring = [(lon, lat) for lat, lon in h3.cell_to_boundary(c["cell"])]
+        rings.append(ring)
         areas.append(charts.MapArea(
             _("热点") if c["level"].startswith("hot") else _("冷点"), [ring], None,
             note=_("%(n)d 件，z=%(z).2f") % {"n": c["count"], "z": c["gi_z"]}, fill=LEVEL_FILL.get(c["level"], "")))
@@ -155,7 +179,7 @@ def insight(request):
         "month": month, "month_error": month_error,
         "hot_rows": hot_rows, "hot_total": sum(1 for c in hot if c["level"].startswith("hot")),
         "map_chart": mark_safe(charts.map_chart(areas, [], title=_("热点网格（Getis-Ord Gi*）"), ident="chart-hot",
-                                                empty_text=_("暂无地图数据"))),
+                                                empty_text=_("暂无地图数据"), bounds=close_up(rings))),
         "hours_chart": mark_safe(charts.heatmap_chart(
             [str(d) for d in WEEKDAYS], hour_labels, counts, marked=marked, title=_("一周各时段上报量"),
             ident="chart-hours", empty_text=_("暂无数据"))),
@@ -165,7 +189,7 @@ def insight(request):
         "warnings": [{**w, "place": place_name(w)} for w in warnings if w.get("warned")][:20],
         "patrol": [{**p, "place": place_name(p)} for p in patrol[:50]],
         "week_start": week_start,
-        "ranking": {level: ranking.get(level, []) for level in ("unit", "station", "community", "subdistrict")},
+        "ranking": {level: ends(ranking.get(level, [])) for level in ("unit", "station", "community", "subdistrict")},
         "bulletin_xlsx": f"bulletin/{month}.xlsx{link()}",
         "bulletin_pdf": f"bulletin/{month}.pdf{link()}",
         "link": link,

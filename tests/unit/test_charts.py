@@ -230,3 +230,15 @@ def test_map_area_with_its_own_fill_keeps_it():
     square = [(120.0, 36.0), (120.01, 36.0), (120.01, 36.01), (120.0, 36.01)]
     svg = charts.map_chart([charts.MapArea("热点", [square], fill="#c0262d")], [], title="热点")
     assert 'fill="#c0262d"' in svg
+
+
+def test_map_close_up_fits_the_bounds_not_the_areas():
+    big = [(120.0, 36.0), (121.0, 36.0), (121.0, 37.0), (120.0, 37.0)]
+    cell = [(120.50, 36.50), (120.51, 36.50), (120.51, 36.51), (120.50, 36.51)]
+    svg = charts.map_chart([charts.MapArea("市", [big]), charts.MapArea("热点", [cell], fill="#cb181d")], [],
+                           title="t", width=400, padding=0, bounds=(120.50, 36.50, 120.51, 36.51))
+    ET.fromstring(svg)
+    hot = re.search(r'<path d="M([\d.]+),([\d.]+) L([\d.]+),([\d.]+)[^"]*" fill="#cb181d"', svg)
+    x0, _y0, x1, _y1 = map(float, hot.groups())
+    assert x0 == 0 and x1 == 400  # the cell spans the whole width: the city outline runs off the edges
+    assert 'overflow="hidden"' in svg

@@ -7,7 +7,8 @@
 For each size, two fresh processes (so that each peak RSS is its own):
 1. generate — N cases and their events made by SQL inside DuckDB (no Python loop per case) in the store's
    schema (cogov/insight/store.py), a million cases at a time, each chunk written as Parquet and the chunks
-   merged into the files ``store.export_parquet`` writes (under ``--work``). The city:
+   merged into the files ``store.export_parquet`` writes (under ``--work``), the cases with their H3 keys
+   (``store.with_h3_keys``; an older export reused with ``--reuse`` gets them once, untimed). The city:
    Qingdao's urban bounding box cut into a grid of 10 districts → 140 sub-districts → 2,800 communities, one
    station each; 3,000 "spots" with Zipf popularity (P(k) ∝ 1/k) where 85 % of the reports fall (normal spread
    20–220 m around the spot), the rest anywhere; 150 categories with Zipf frequencies, half of a spot's reports of
@@ -253,7 +254,7 @@ def generate(con, n: int, on_chunk=None) -> dict[str, float]:
         con.execute(f"""
             INSERT INTO cases
             SELECT i + 1, {CITY_ID}, strftime(reported_at, '%Y') || lpad((i + 1)::VARCHAR, 8, '0'), g.category_id,
-                   c.code, c.name, c.kind, c.major_code, urgency, source, lon, lat,
+                   c.code, c.name, c.kind, c.major_code, urgency, source, lon, lat, NULL, NULL,
                    district_id, subdistrict_id, community_id, station_id,
                    CASE WHEN fate = 'loop' AND t_dispatch <= {end} THEN unit_id
                         WHEN fate = 'loop' AND returns = 1 AND t_dispatch1 <= {end} AND
@@ -382,8 +383,10 @@ def step_generate(n: int, out: Path, threads: int, db: str | None) -> dict:
     t0 = time.perf_counter()
     files = store.export_parquet(con, out)  # units and service units; cases and events are empty here
     for table in ("cases", "events"):
-        con.execute(f"COPY (SELECT * FROM read_parquet('{parts_dir}/{table}-*.parquet')) TO '{out}/{table}.parquet' "
-                    "(FORMAT parquet, COMPRESSION zstd)")
+        rows = f"SELECT * FROM read_parquet('{parts_dir}/{table}-*.parquet')"
+        if table == "cases":  # each case's H3 keys (cases.h3_9, h3_10), as store.load fills them
+            rows = store.with_h3_keys(con, rows)
+        con.execute(f"COPY ({rows}) TO '{out}/{table}.parquet' (FORMAT parquet, COMPRESSION zstd)")
     shutil.rmtree(parts_dir)
     t_export = time.perf_counter() - t0
     counts.update({t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("units", "service_units")})
@@ -392,6 +395,33 @@ def step_generate(n: int, out: Path, threads: int, db: str | None) -> dict:
         Path(db).unlink(missing_ok=True)
     return {"n": n, "generate": t_gen, "parts": parts, "export": t_export, "counts": counts, "states": states,
             "parquet_mb": sum(f.stat().st_size for f in files) / 1e6, "gen_rss_mb": peak_rss_mb()}
+
+
+def step_add_keys(out: Path, threads: int) -> dict:
+    """Process: give an export written before ``cases.h3_9``/``h3_10`` existed its cases' H3 keys (rewrites
+    cases.parquet once, as a new export would have it)."""
+    import duckdb
+
+    from cogov.insight import store
+
+    con = duckdb.connect()
+    configure(con, threads)
+    path = out / "cases.parquet"
+    tmp = out / "cases.parquet.tmp"
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = store.with_h3_keys(con, f"SELECT * FROM read_parquet('{path}')")
+    con.execute(f"COPY ({rows}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+    con.close()
+    tmp.replace(path)
+    return {"keys": time.perf_counter() - t0, "keys_cpu": time.process_time() - c0}
+
+
+def has_keys(out: Path) -> bool:
+    import duckdb
+
+    names = [d[0] for d in duckdb.connect().execute(
+        f"SELECT * FROM read_parquet('{out / 'cases.parquet'}') LIMIT 0").description]
+    return all(f"h3_{r}" in names for r in (9, 10))
 
 
 def step_analyse(out: Path, threads: int, mode: str) -> dict:
@@ -463,6 +493,9 @@ def run_sizes(a) -> int:
         out = work / f"city-{n}"
         if a.reuse and (out / "cases.parquet").is_file():
             gen = {"n": n, "generate": None, "export": None, "gen_rss_mb": None, "reused": True}
+            if not has_keys(out):  # an export of before cases.h3_9/h3_10: add them once (not timed as analysis)
+                keys = run_child(["--add-keys", str(out), "--threads", str(a.threads)])
+                print(f"H3 keys added to {out}: {json.dumps(keys)}", file=sys.stderr, flush=True)
         else:
             db = f"{a.db}.{n}" if a.db else None
             gen = run_child(["--generate", str(n), "--out", str(out), "--threads", str(a.threads)]
@@ -716,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     p.add_argument("--analyse", help=argparse.SUPPRESS)
     p.add_argument("--load-one", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--add-keys", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.generate:
@@ -723,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.analyse:
         print(json.dumps(step_analyse(Path(a.analyse), a.threads, a.store), default=str))
+        return 0
+    if a.add_keys:
+        print(json.dumps(step_add_keys(Path(a.add_keys), a.threads)))
         return 0
     if a.load_one:
         print(json.dumps(step_load_bench(a.load_one, a.vendor)))

@@ -177,6 +177,10 @@ class Located:
         return self._value.get(hex_cell)
 
 
+def _case_columns(con) -> set[str]:
+    return {d[0] for d in con.execute("SELECT * FROM cases LIMIT 0").description}
+
+
 @contextmanager
 def located(con, *, where: str, params: list, res: int, columns: str,
             group_by: str | None = None) -> Iterator[Located]:
@@ -185,15 +189,21 @@ def located(con, *, where: str, params: list, res: int, columns: str,
     ``columns`` is the select list kept (``c.id`` must be in it). With ``group_by`` (names from ``columns``)
     the table holds one row per cell and group with the number of cases ``n`` instead of one row per case.
     When the cases lie on one icosahedron face (a city always does) the face-IJK key is the cell id itself, so
-    no per-case join is needed; otherwise the keys are mapped to H3 indexes by a join with a small table. The
-    tables are dropped on exit.
+    no per-case join is needed; otherwise the keys are mapped to H3 indexes by a join with a small table. When
+    the store carries the key (``cases.h3_9`` / ``h3_10``, filled by ``store.with_h3_keys``) for every chosen
+    case it is read instead of computed — the same key. The tables are dropped on exit.
     """
     n = next(_counter)
     t, m, v, w = f"_cogov_loc_{n}", f"_cogov_cellmap_{n}", f"_cogov_located_{n}", f"_cogov_view_{n}"
-    box = con.execute(f"SELECT min(lat), max(lat), min(lon), max(lon) FROM cases c WHERE {where}", params).fetchone()
-    faces = [0] if box[0] is None else _candidate_faces(*box)
-    src = f"SELECT {columns}, c.lat, c.lon FROM cases c WHERE {where}"
-    keyed = h3_key_sql(src, res, faces)
+    stored = f"h3_{res}" if f"h3_{res}" in _case_columns(con) else None
+    missing = f", count(*) FILTER (WHERE c.{stored} IS NULL)" if stored else ""
+    box = con.execute(f"SELECT min(lat), max(lat), min(lon), max(lon){missing} FROM cases c WHERE {where}",
+                      params).fetchone()
+    faces = [0] if box[0] is None else _candidate_faces(*box[:4])
+    if stored and box[4] == 0:  # every case carries its key (store.with_h3_keys): the same key, no arithmetic
+        keyed = f"SELECT {columns}, c.lat, c.lon, c.{stored} AS _key FROM cases c WHERE {where}"
+    else:
+        keyed = h3_key_sql(f"SELECT {columns}, c.lat, c.lon FROM cases c WHERE {where}", res, faces)
     rid = "id"
     if group_by:
         keyed = (f"SELECT _key, {group_by}, count(*) AS n, min(id) AS _rid, arg_min(lat, id) AS lat, "
@@ -269,10 +279,10 @@ def hotspots(con, *, city_id: int, since, until, resolution: int = 9, category_c
             f"""
             WITH t AS (SELECT cell, sum(n) AS total, coalesce(sum(n) FILTER (WHERE hit), 0) AS hits
                        FROM {v} GROUP BY cell),
-                 s AS (SELECT cell, arg_max(station_id, n) AS station_id FROM
+                 s AS (SELECT cell, arg_max(station_id, (n, -station_id)) AS station_id FROM
                          (SELECT cell, station_id, sum(n) AS n FROM {v} WHERE station_id IS NOT NULL GROUP BY ALL)
                        GROUP BY cell),
-                 cm AS (SELECT cell, arg_max(community_id, n) AS community_id FROM
+                 cm AS (SELECT cell, arg_max(community_id, (n, -community_id)) AS community_id FROM
                          (SELECT cell, community_id, sum(n) AS n FROM {v} WHERE community_id IS NOT NULL GROUP BY ALL)
                         GROUP BY cell)
             SELECT t.cell, t.total, t.hits, s.station_id, cm.community_id
@@ -323,7 +333,7 @@ def _zones_and_streets(con, v: Located) -> dict[tuple[int, str], str]:
                      FROM (SELECT cell, n, parts, unnest(generate_series(1, len(parts))) AS k FROM up)),
              hit AS (SELECT p.cell, u.kind, u.name, sum(p.n) AS n FROM pre p
                      JOIN units u ON u.path = p.prefix AND u.kind IN ('area', 'street') GROUP BY ALL)
-        SELECT cell, kind, arg_max(name, n) FROM hit GROUP BY ALL
+        SELECT cell, kind, arg_min(name, (-n, name)) FROM hit GROUP BY ALL  -- ties: the first name
         """).fetchall()
     return {(r[0], r[1]): r[2] for r in rows}
 
@@ -421,7 +431,7 @@ def recurrence(con, *, city_id: int, since, until, days: int = 7, resolution: in
                           FROM closed c WHERE category_id IN (SELECT category_id FROM agg) GROUP BY category_id),
                  top AS (SELECT a.cell, a.category_id, a.closed, r.recurred, r.mean_days FROM agg a JOIN rec r USING (k)
                          ORDER BY recurred DESC, recurred / closed DESC, closed DESC, cell, category_id {limit}),
-                 st AS (SELECT cell, arg_max(station_id, n) AS station_id FROM
+                 st AS (SELECT cell, arg_max(station_id, (n, -station_id)) AS station_id FROM
                           (SELECT cell, station_id, count(*) AS n FROM {v}
                            WHERE station_id IS NOT NULL AND cell IN (SELECT cell FROM top) GROUP BY ALL)
                         GROUP BY cell),
@@ -480,7 +490,7 @@ def broken_windows(con, *, city_id: int, today, window_days: int = 14, resolutio
                            count(*) FILTER (WHERE reported_at >= $2) AS recent,
                            count(*) FILTER (WHERE reported_at >= $3 AND reported_at < $2) AS previous
                          FROM {v} GROUP BY cell),
-                 st AS (SELECT cell, arg_max(station_id, n) AS station_id FROM
+                 st AS (SELECT cell, arg_max(station_id, (n, -station_id)) AS station_id FROM
                           (SELECT cell, station_id, count(*) AS n FROM {v} WHERE station_id IS NOT NULL GROUP BY ALL)
                         GROUP BY cell),
                  cats AS (SELECT cell, list(category_name ORDER BY n DESC, category_name) AS names FROM

@@ -11,6 +11,8 @@ Tables (``create_schema`` makes them empty; ``load`` fills them from the operati
 
 ``cases`` — one row per case, merged and held (moderation) ones included; analyses pick their own filter
     (most use ``WHERE merged_into_id IS NULL AND moderation = 'ok'``).
+    ``h3_9`` / ``h3_10`` hold the case's H3 cell key at resolution 9 / 10 (``with_h3_keys``), computed once
+    here so that the spatial analyses read it instead of computing it on every call.
 ``units`` — the city's geo units (district, subdistrict, community, station, area, street, courtyard, building).
 ``service_units`` — the professional units (专业单位).
 ``events`` — the case events needed for evaluation: one row per event (case_id, seq, action, at, role,
@@ -47,6 +49,8 @@ CREATE TABLE IF NOT EXISTS cases (
     source VARCHAR NOT NULL,             -- 'citizen' | 'head' | 'merchant_group' | 'inspector' | 'hotline' | ...
     lon DOUBLE NOT NULL,
     lat DOUBLE NOT NULL,
+    h3_9 BIGINT,                         -- H3 cell keys at resolution 9 and 10 (spatial.h3_key_sql), filled
+    h3_10 BIGINT,                        -- once at load; NULL when not filled (spatial then computes them)
     district_id INTEGER,                 -- geo units (units.id); NULL outside the city's map
     subdistrict_id INTEGER,
     community_id INTEGER,
@@ -100,6 +104,30 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 TABLES = ("cases", "units", "service_units", "events")
+
+#: Resolutions whose H3 cell key each case carries (``cases.h3_<res>``), computed once when the store is filled.
+H3_RESOLUTIONS = (9, 10)
+
+
+def with_h3_keys(con, src: str) -> str:
+    """SQL: the rows of the query ``src`` (which has ``lat`` and ``lon``; any ``h3_<res>`` columns it has are
+    replaced) with ``h3_9`` and ``h3_10`` — the face-IJK keys of ``spatial.h3_key_sql``, the same ones
+    ``spatial.located`` would compute per call. Reads ``src`` once here for its bounding box."""
+    from cogov.insight import spatial
+
+    box = con.execute(f"SELECT min(lat), max(lat), min(lon), max(lon) FROM ({src})").fetchone()
+    faces = [0] if box[0] is None else spatial._candidate_faces(*box)
+    names = [d[0] for d in con.execute(f"SELECT * FROM ({src}) LIMIT 0").description]
+    old = [f"h3_{r}" for r in H3_RESOLUTIONS if f"h3_{r}" in names]
+    s = f"SELECT * EXCLUDE ({', '.join(old)}) FROM ({src})" if old else src
+    for res in H3_RESOLUTIONS:
+        s = f"SELECT * EXCLUDE (_key), _key AS h3_{res} FROM ({spatial.h3_key_sql(s, res, faces)})"
+    keep = names + [f"h3_{r}" for r in H3_RESOLUTIONS if f"h3_{r}" not in names]  # src's column order
+    return f"SELECT {', '.join(_sql_name(n) for n in keep)} FROM ({s})"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def create_schema(con) -> None:
@@ -257,6 +285,7 @@ def load(con, *, city_id: int) -> dict[str, int]:
         cases_cols = [c[0] for c in next(r for r in reads if r.name == "cases").columns]
         times = [c for c in cases_cols if c.endswith("_at") or c.endswith("_due")]
         select_case = {c: f"r.{c}" for c in cases_cols}
+        select_case.update({f"h3_{res}": "NULL::BIGINT" for res in H3_RESOLUTIONS})
         select_case.update({t: local(f"r.{t}") for t in times})
         select_case["rating"] = "coalesce(r.rating, '')"
         select_case["unit_path"] = "coalesce(r.unit_path, '')"
@@ -276,8 +305,9 @@ def load(con, *, city_id: int) -> dict[str, int]:
                         f"FROM {src['units']}")
             con.execute(f"INSERT INTO service_units SELECT id, city_id, code, name, duty_type "
                         f"FROM {src['service_units']}")
-            con.execute(f"INSERT INTO cases SELECT {', '.join(select_case[c] for c in order)} "
-                        f"FROM {src['cases']} r JOIN _store_categories c ON c.id = r.category_id")
+            exprs = ", ".join(f'{select_case[c]} AS "{c}"' for c in order)
+            rows = f"SELECT {exprs} FROM {src['cases']} r JOIN _store_categories c ON c.id = r.category_id"
+            con.execute(f"INSERT INTO cases BY NAME {with_h3_keys(con, rows)}")
             con.execute(f"""
                 INSERT INTO events
                 SELECT case_id, seq, action, {local('"at"')}, role, to_state,
@@ -366,7 +396,7 @@ def open_parquet(directory, *, materialize: bool = False):
     for table in TABLES:
         source = f"read_parquet({_sql_str(str(folder / (table + '.parquet')))})"
         if materialize:
-            con.execute(f"INSERT INTO {table} SELECT * FROM {source}")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}")  # an older export: h3_* NULL
         else:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
     return con

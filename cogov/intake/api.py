@@ -25,7 +25,7 @@ class UploadOut(Schema):
     photos: list[PhotoOut]
 
 
-@router.post("/photos", response={201: UploadOut, **errors(400, 401, 413, 415, 422, 429)}, tags=["photos"],
+@router.post("/photos", response={201: UploadOut, **errors(400, 401, 403, 413, 415, 422, 429)}, tags=["photos"],
              summary="上传照片（JPEG/PNG/WebP）")
 def upload_photos(request, files: list[UploadedFile] = File(...), kind: str = "report"):
     """Upload up to six photos; then report with their ids. Metadata (GPS included) never reaches the public."""

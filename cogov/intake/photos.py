@@ -450,7 +450,9 @@ def attach_photos(
         rows = {
             a.pk: a
             for a in Attachment.objects.select_for_update().filter(
-                _owner(uploaded_by_id, upload_token), pk__in=ids, city_id=case.city_id, case__isnull=True,
+                # an id no database row can have (≤ 0, or past 64 bits) is simply not found
+                _owner(uploaded_by_id, upload_token), pk__in=[i for i in ids if 0 < i < 2**63],
+                city_id=case.city_id, case__isnull=True,
                 **({"kind": kind} if kind else {}),
             )
         }

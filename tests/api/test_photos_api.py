@@ -63,6 +63,15 @@ def test_a_photo_cannot_be_attached_without_its_upload_token(client, small_city)
     assert Attachment.objects.get(pk=photo_id).case_id is None
 
 
+@pytest.mark.parametrize("photo_id", [0, -1, 2**63, 2**64 + 5])
+def test_a_photo_id_no_row_can_have_is_not_found_not_a_crash(client, small_city, photo_id):
+    r = client.post("/api/v1/cases", {"category_id": small_city.categories["06010"].pk, "lon": ON_STREET[0],
+                                      "lat": ON_STREET[1], "photos": [photo_id], "upload_token": "x"},
+                    content_type="application/json")
+    assert r.status_code == 404 and r.json()["code"] == "photo_not_found"
+    assert Case.objects.count() == 0
+
+
 @pytest.mark.parametrize("data,status,code", [
     (b"%PDF-1.4 not a photo", 415, "photo_unsupported"),
     (jpeg_with_gps()[:200], 400, "photo_corrupt"),

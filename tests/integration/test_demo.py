@@ -32,6 +32,10 @@ ROLES = {"admin", "city_supervisor", "district_supervisor", "subdistrict_supervi
          "building_head", "street_head", "area_head", "unit_dispatcher", "unit_crew"}
 OPEN_STATES = {"reported", "accepted", "dispatched", "acknowledged", "handled", "verified", "suspended"}
 
+# Under pytest-xdist (``./run test``: --dist loadgroup) every test of this module runs on one worker, so the
+# session fixture ``demo`` builds the city once per run, not once per worker.
+pytestmark = pytest.mark.xdist_group("demo")
+
 
 @dataclass
 class Demo:

@@ -24,6 +24,16 @@ PHONE = {"width": 360, "height": 780}
 DESKTOP = {"width": 1280, "height": 900}
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under ``--dist loadgroup`` (``./run test``) the browser journeys share one worker: one Chromium, one live
+    server, instead of one in each worker. (Before xdist's own hook, which reads the group into the node id.)"""
+    group = pytest.mark.xdist_group("browser")
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(group)
+
+
 def _has_cjk_font() -> bool:
     if not shutil.which("fc-list"):
         return False

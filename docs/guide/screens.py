@@ -333,6 +333,16 @@ class Shots:
         self.shot(page, name, clip_height=2200)
         ctx.close()
 
+    def insight(self, who: dict, name: str) -> None:
+        """数据分析 on a desktop: the hotspot map and the hour-of-week heatmap."""
+        if not self.wanted(name):
+            return
+        ctx = self.context(DESKTOP)
+        page = ctx.new_page()
+        self.staff_login(page, who, "/work/insight/")
+        self.shot(page, name, clip_height=2400)
+        ctx.close()
+
     def admin(self, who: dict) -> None:
         """The admin's bulk import of a roster: the example workbook plus one wrong row, previewed only."""
         if not self.wanted("admin-import"):
@@ -388,6 +398,7 @@ def main() -> None:
             shots.unit(who["Unit dispatcher"])
             shots.supervisor(who["Sub-district supervisor"], "dashboard-subdistrict")
             shots.supervisor(who["District supervisor"], "dashboard-district")
+            shots.insight(who["District supervisor"], "insight-district")
             shots.admin(who["Admin"])
         finally:
             browser.close()

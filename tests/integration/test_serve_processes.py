@@ -38,7 +38,7 @@ def _workers(parent: int) -> set[int]:
 
 
 def _get(port: int, path: str = "/healthz") -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # a loaded CI machine can be slow
     try:
         conn.request("GET", path)
         return conn.getresponse().status

@@ -57,7 +57,9 @@ def act_on_case_page(page, number, action, *, fields=None, files=None):
             control.fill(str(value))
     if files:
         form.locator("input[type=file]").set_input_files(files)
-    form.locator("button[type=submit]").click()
+    # wait for the POST's answer itself: "networkidle" alone can be reached before a slow submit has started
+    with page.expect_response(lambda r: f"/act/{action}" in r.url and r.request.method == "POST"):
+        form.locator("button[type=submit]").click()
     page.wait_for_load_state("networkidle")
 
 

@@ -7,8 +7,9 @@
 For each size, two fresh processes (so that each peak RSS is its own):
 1. generate — N cases and their events made by SQL inside DuckDB (no Python loop per case) in the store's
    schema (cogov/insight/store.py), a million cases at a time, each chunk written as Parquet and the chunks
-   merged into the files ``store.export_parquet`` writes (under ``--work``), the cases with their H3 keys
-   (``store.with_h3_keys``; an older export reused with ``--reuse`` gets them once, untimed). The city:
+   merged into the files ``store.export_parquet`` writes (under ``--work``): the cases renumbered so that ids
+   follow report time (as a real city numbers them), sorted by id, the events by (case_id, seq), the cases with
+   their H3 keys (``store.with_h3_keys``; an older export reused with ``--reuse`` gets them once, untimed). The city:
    Qingdao's urban bounding box cut into a grid of 10 districts → 140 sub-districts → 2,800 communities, one
    station each; 3,000 "spots" with Zipf popularity (P(k) ∝ 1/k) where 85 % of the reports fall (normal spread
    20–220 m around the spot), the rest anywhere; 150 categories with Zipf frequencies, half of a spot's reports of
@@ -59,6 +60,7 @@ END = START + dt.timedelta(days=DAYS)  # the data are as of this local time
 MONTH = "2026-10"
 CITY_ID = 1
 CHUNK = 1_000_000  # cases drawn at a time: memory holds one chunk's draws, not all of them
+MEMORY_LIMIT = "6GB"  # DuckDB's limit while the export renumbers and sorts (it spills to a temporary directory)
 HOURS = (0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.6, 1.5, 3.0, 4.0, 4.0, 3.5, 2.5, 2.8, 3.5, 3.5, 3.2, 2.8, 2.0, 1.6, 1.3,
          1.0, 0.7, 0.5)
 
@@ -382,12 +384,29 @@ def step_generate(n: int, out: Path, threads: int, db: str | None) -> dict:
     # the export, as store.export_parquet writes it: one file per table
     t0 = time.perf_counter()
     files = store.export_parquet(con, out)  # units and service units; cases and events are empty here
-    for table in ("cases", "events"):
-        rows = f"SELECT * FROM read_parquet('{parts_dir}/{table}-*.parquet')"
-        if table == "cases":  # each case's H3 keys (cases.h3_9, h3_10), as store.load fills them
-            rows = store.with_h3_keys(con, rows)
-        con.execute(f"COPY ({rows}) TO '{out}/{table}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+    # ids as a real city has them: cases are numbered as they arrive, so the final id follows (reported_at,
+    # drawn id) — one mapping old → new applied to cases.id, merged_into_id (and the number) and events.case_id;
+    # the files sorted by id and (case_id, seq), as store.export_parquet writes them, so a month is a narrow id
+    # range and its row groups are the only ones read. The sorts spill to disk beyond memory_limit.
+    spill = Path(tempfile.mkdtemp(prefix="cogov-bench-spill-"))
+    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    src = {t: f"read_parquet('{parts_dir}/{t}-*.parquet')" for t in ("cases", "events")}
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ids AS
+                    SELECT id AS old, row_number() OVER (ORDER BY reported_at, id) AS new
+                    FROM {src['cases']}""")
+    number = "strftime(c.reported_at, '%Y') || lpad(m.new::VARCHAR, 8, '0')"
+    rows = f"""SELECT c.* REPLACE (m.new AS id, {number} AS number, mm.new AS merged_into_id)
+               FROM {src['cases']} c JOIN _ids m ON m.old = c.id
+               LEFT JOIN _ids mm ON mm.old = c.merged_into_id"""
+    rows = store.with_h3_keys(con, rows)  # each case's H3 keys (cases.h3_9, h3_10), as store.load fills them
+    parquet = "(FORMAT parquet, COMPRESSION zstd)"
+    con.execute(f"COPY ({rows} ORDER BY id) TO '{out}/cases.parquet' {parquet}")
+    rows = f"SELECT e.* REPLACE (m.new AS case_id) FROM {src['events']} e JOIN _ids m ON m.old = e.case_id"
+    con.execute(f"COPY ({rows} ORDER BY case_id, seq) TO '{out}/events.parquet' {parquet}")
+    con.execute("DROP TABLE _ids")
     shutil.rmtree(parts_dir)
+    shutil.rmtree(spill, ignore_errors=True)
     t_export = time.perf_counter() - t0
     counts.update({t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("units", "service_units")})
     con.close()

@@ -405,14 +405,15 @@ class Fitted:
 
 
 def fit(feats: Features, y: np.ndarray, rows: Sequence[int], *, C: float = 1.0, min_df: int = 3,
-        class_weight: str | None = None) -> Fitted:
-    """TF-IDF blocks and a linear SVM on the given rows."""
+        class_weight: str | None = None, sample_weight: np.ndarray | None = None) -> Fitted:
+    """TF-IDF blocks and a linear SVM on the given rows (``sample_weight``: one weight per row)."""
     from sklearn.svm import LinearSVC
 
     rows = list(rows)
     blocks = _fit_blocks(feats, rows, min_df if len(rows) >= 50 else 1)
     X = _transform(blocks, feats, rows)
-    svm = LinearSVC(C=C, class_weight=class_weight, random_state=0).fit(X, y[rows])
+    svm = LinearSVC(C=C, class_weight=class_weight, random_state=0)
+    svm.fit(X, y[rows], sample_weight=sample_weight)
     return Fitted(blocks=blocks, svm=svm, labels=svm.classes_)
 
 

@@ -18,6 +18,11 @@ Variants:
 - ``seg-taxonomy``: the taxonomy's level-2/3 names of each class added as extra training documents.
 - ``seg-selftrain``: the unlabelled messages (votes and replies files) pseudo-labelled by the model where
   it is confident (margin > 0.5), added to training, refitted.
+- ``seg-downweight``: training rows whose label an inner 3-fold out-of-fold model contradicts by a margin
+  (< −0.5) get weight 0.3 instead of being dropped.
+- ``seg-replies``: the replies file's 2,816 messages as weak labels: the class of the answering department
+  (``department_class``, 951 answers name one) or else the fold's model on message + official answer where
+  it is confident (margin > 0.5); those that copy a test message are left out, as in ``raw+seg``.
 - ``raw``: messages_labelled.csv (395 raw messages: 留言主题 + 留言详情) alone.
 - ``raw+seg``: the raw folds, each training fold joined by the 7,367 segmented messages, minus those that are
   the same message as one in the test fold (word-set Jaccard ≥ 0.6), so no test message is trained on.
@@ -61,9 +66,15 @@ class Data:
         raw = read_csv(d / "messages_labelled.csv")
         tax = read_csv(d / "taxonomy.csv")
         unl = []
-        for name in ("messages_votes_full.csv", "messages_replies_full.csv"):
-            if (d / name).is_file():
-                unl += texts_of(read_csv(d / name), ["留言主题", "留言详情"])
+        rep_file = d / "messages_replies_full.csv"
+        replies = read_csv(rep_file) if rep_file.is_file() else []
+        if (d / "messages_votes_full.csv").is_file():
+            unl += texts_of(read_csv(d / "messages_votes_full.csv"), ["留言主题", "留言详情"])
+        n_votes = len(unl)
+        unl += texts_of(replies, ["留言主题", "留言详情"])
+        answers = texts_of(replies, ["答复意见"])
+        #: the department named in each reply's first 300 characters, as one of the 7 classes (or "")
+        self.reply_department = np.array([department_class(a) for a in answers])
         self.seg_texts = texts_of(seg, ["分词文本"])
         self.seg_y = np.array([r["一级分类"] for r in seg])
         self.raw_texts = texts_of(raw, ["留言主题", "留言详情"])
@@ -72,19 +83,48 @@ class Data:
         self.taxonomy = {c: [f"{r['二级分类']} {r['三级分类']}" for r in tax if r["一级分类"] == c] for c in classes}
         self.unlabelled = unl
         names = C.domain_words(classes + [n for v in self.taxonomy.values() for n in v])
-        all_texts = self.seg_texts + self.raw_texts + unl + [t for v in self.taxonomy.values() for t in v]
+        messages = self.seg_texts + self.raw_texts + unl + [t for v in self.taxonomy.values() for t in v]
+        # the official answers join only the seg-replies variant; the lexicon stays that of the messages
+        all_texts = messages + [f"{m} {a}" for m, a in zip(unl[n_votes:], answers)]
         t0 = time.time()
-        lexicon = C.Lexicon.from_tokens(C.jieba_tokens(all_texts, names), names)
+        lexicon = C.Lexicon.from_tokens(C.jieba_tokens(messages, names), names)
         self.feats = C.analyse(all_texts, C.Analyzer(lexicon))
         self.tokens = [set(w for w in doc if " " not in w) for doc in self.feats.words]
         n1, n2, n3 = len(self.seg_texts), len(self.raw_texts), len(unl)
         self.seg_rows = np.arange(n1)
         self.raw_rows = np.arange(n1, n1 + n2)
         self.unl_rows = np.arange(n1 + n2, n1 + n2 + n3)
-        self.tax_rows = np.arange(n1 + n2 + n3, len(all_texts))
+        n4 = sum(len(v) for v in self.taxonomy.values())
+        self.tax_rows = np.arange(n1 + n2 + n3, n1 + n2 + n3 + n4)
+        #: the replies file's messages (inside ``unl_rows``) and, in the same order, message + official answer
+        self.reply_rows = np.arange(n1 + n2 + n_votes, n1 + n2 + n3)
+        self.reply_answer_rows = np.arange(n1 + n2 + n3 + n4, len(all_texts))
         self.tax_y = np.array([c for c, v in self.taxonomy.items() for _ in v])
-        self.y = np.concatenate([self.seg_y, self.raw_y, np.array([""] * n3), self.tax_y])
+        self.y = np.concatenate([self.seg_y, self.raw_y, np.array([""] * n3), self.tax_y,
+                                 np.array([""] * len(answers))])
         print(f"分析完成：{len(all_texts)} 条文本，词典 {len(lexicon.counts)} 词（{time.time() - t0:.0f} s）", flush=True)
+
+
+#: The answering department → class (the 2019 departments of the city; first match of one class only).
+DEPARTMENTS = (
+    ("交通运输", r"交通运输局|交警|运管|公路局|交通局|公交公司|地铁|轨道交通"),
+    ("教育文体", r"教育局|教育体育局|文体|文化旅游广电|体育局"),
+    ("劳动和社会保障", r"人社局|人力资源和社会保障|社保|医保局|医疗保障局|劳动监察"),
+    ("卫生计生", r"卫健委|卫生健康|卫生局|卫计|计生"),
+    ("环境保护", r"环保局|生态环境|环境保护局|环境监察"),
+    ("商贸旅游", r"市场监管|工商|质监|物价局|商务局|旅游局|食药监"),
+    ("城乡建设", r"住建局|住房和城乡建设|城管|规划局|自然资源|市政|国土|房屋交易|住房公积金|不动产"),
+)
+
+
+def department_class(answer: str) -> str:
+    """The class of the department an official answer names in its first 300 characters; "" when it names
+    none or departments of several classes."""
+    import re
+
+    head = answer[:300]
+    hits = {c for c, pattern in DEPARTMENTS if re.search(pattern, head)}
+    return hits.pop() if len(hits) == 1 else ""
 
 
 def _inner_oof(feats, y, rows, fit_fn, k=5):
@@ -244,6 +284,31 @@ def variants(data: Data) -> dict:
         yy[data.unl_rows] = m.labels[s.argmax(1)]
         return C.fit(feats, yy, np.concatenate([rows, data.unl_rows[sure]]))
 
+    def downweight_fit(feats, y, rows, margin=-0.5, weight=0.3):
+        labels, oof = _inner_oof(feats, y, rows, C.fit, k=3)
+        yi = np.searchsorted(labels, y[rows])
+        own = oof[np.arange(len(rows)), yi]
+        other = oof.copy()
+        other[np.arange(len(rows)), yi] = -np.inf
+        return C.fit(feats, y, rows, sample_weight=np.where(own - other.max(1) < margin, weight, 1.0))
+
+    answer_of = dict(zip(data.reply_rows.tolist(), data.reply_answer_rows.tolist()))
+
+    def replies_fit(feats, y, rows, margin=0.5):
+        # rows = training fold + the replies' messages that copy no test message (run_cv's exclude_dups)
+        rows = np.asarray(rows)
+        is_reply = np.isin(rows, data.reply_rows)
+        own, replies = rows[~is_reply], rows[is_reply]
+        m = C.fit(feats, y, own)
+        s = m.decision(feats, np.array([answer_of[i] for i in replies]))
+        top2 = np.sort(s, 1)[:, -2:]
+        dept = data.reply_department[replies - data.reply_rows[0]]
+        weak = np.where(dept != "", dept, m.labels[s.argmax(1)])
+        sure = (dept != "") | (top2[:, 1] - top2[:, 0] > margin)
+        yy = y.copy()
+        yy[replies] = weak
+        return C.fit(feats, yy, np.concatenate([own, replies[sure]]))
+
     seg, raw = data.seg_rows, data.raw_rows
     return {
         "seg": (seg, C.fit, {}),
@@ -255,6 +320,8 @@ def variants(data: Data) -> dict:
         "seg-denoise": (seg, denoise_fit, {}),
         "seg-taxonomy": (seg, taxonomy_fit, {}),
         "seg-selftrain": (seg, selftrain_fit, {}),
+        "seg-downweight": (seg, downweight_fit, {}),
+        "seg-replies": (seg, replies_fit, {"extra_rows": data.reply_rows, "exclude_dups": True}),
         "raw": (raw, C.fit, {}),
         "raw+seg": (raw, C.fit, {"extra_rows": seg, "exclude_dups": True}),
     }

@@ -184,3 +184,29 @@ def test_suggest_categories_from_a_configured_model(model, tmp_path, settings):
     assert C.suggest_categories("   ") == []
     settings.COGOV_INSIGHT_MODEL = str(tmp_path / "gone.npz")
     assert C.suggest_categories("深夜施工噪音扰民") == []
+
+
+def test_sample_weights_silence_rows():
+    """A row with weight 0 does not pull the model: a 照明 text labelled 噪声 is ignored at weight 0."""
+    texts, labels = corpus()
+    texts.append("路灯 不亮 路灯 灯杆 不亮")
+    labels.append("噪声")
+    feats = C.analyse(texts, C.Analyzer(C.Lexicon.from_tokens([*KINDS.values(), FILLER])))
+    y, rows = np.array(labels), range(len(texts))
+    noisy = C.fit(feats, y, rows, min_df=1)
+    weights = np.ones(len(texts))
+    weights[-1] = 0.0
+    clean = C.fit(feats, y, rows, min_df=1, sample_weight=weights)
+    ix = list(noisy.labels).index("噪声")
+    last = [len(texts) - 1]
+    assert clean.decision(feats, last)[0, ix] < noisy.decision(feats, last)[0, ix]
+    assert clean.labels[clean.decision(feats, last).argmax()] == "照明"
+
+
+def test_department_class_maps_the_answering_department():
+    from cogov.insight.evaluate import department_class
+
+    assert department_class("您反映的问题已转交县住建局办理。") == "城乡建设"
+    assert department_class("经市交通运输局调查，现答复如下") == "交通运输"
+    assert department_class("市教育局、市人社局联合答复如下") == ""  # two classes: no weak label
+    assert department_class("您好，来信收悉。") == ""

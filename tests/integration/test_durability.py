@@ -122,7 +122,8 @@ def test_acknowledged_reports_survive_sigkill_once_each_and_complete(tmp_path):
     env.pop("COGOV_TEST_DATABASE_NAME", None)
     server = None
     try:
-        subprocess.run([str(BIN / "cogov"), "demo", "--no-serve", "--scale", "0.1"], env=env, check=True,
+        subprocess.run([str(BIN / "cogov"), "demo", "--no-serve", "--scale", "0.1", "--data", str(tmp_path / "data")],
+                       env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         with psycopg.connect(url, autocommit=True) as pg:
             bodies = _report_bodies(pg)

@@ -344,7 +344,8 @@ def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, lim
     def record(c: Case) -> dup.Report:
         return dup.Report(key=str(c.pk), category=c.category.code, lon=c.lon, lat=c.lat, reported_at=c.reported_at,
                           text=f"{c.title} {c.description}", photos=tuple(photos.get(c.pk, ())),
-                          phashes=tuple(phashes.get(c.pk, ())), patroller=dup.patroller_of(c.source, c.reported_by_id))
+                          phashes=tuple(phashes.get(c.pk, ())), patroller=dup.patroller_of(c.source, c.reported_by_id),
+                          building=dup.building_of(c.units, c.category.scope))
 
     new = record(case)
     found = []

@@ -41,6 +41,8 @@ from cogov.cases.services import (
 from cogov.errors import DomainError
 from cogov.geo import selectors as geo
 from cogov.geo.models import KINDS, Unit
+from cogov.insight.duplicates import EVENT_LIKE
+from cogov.insight.duplicates import distance_m as duplicates_distance
 from cogov.people.models import Person, RoleAssignment, ServiceUnit
 from cogov.people.permissions import HEAD_ROLES, Actor, Grant, role_for_action, roles_on_case, system_actor
 
@@ -616,6 +618,11 @@ DISSATISFIED = ("处理太慢", "没有彻底解决", "处置人员态度一般"
 
 #: Share of reports whose problem 1–3 more people report (see ``Year._duplicates``).
 DUPLICATE_SHARE = 0.014
+#: A new report of a standing category (not ``duplicates.EVENT_LIKE``) this close to an open case of the same
+#: category (and in the same building or courtyard) is a re-report of that problem (see ``Year._re_report``).
+SAME_SPOT_METRES = 50.0
+#: States in which a case is open to a re-report (reported … verified; not suspended).
+_OPEN = frozenset({"reported", "accepted", "dispatched", "acknowledged", "handled", "verified"})
 #: How other people put a problem in their own words: kind → (codes, titles, descriptions); {p} is the place.
 PARAPHRASE_KINDS: dict[str, tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {
     "garbage": (frozenset({"06010", "06042", "Q0304", "Q0101", "06017", "06012"}),
@@ -1048,7 +1055,11 @@ class Year:
             extra = 1 + int(rng.choice(3, p=(0.6, 0.28, 0.12)))
             for _ in range(extra):
                 u = rng.random()
-                hours = rng.uniform(0.15, 6) if u < 0.55 else rng.uniform(6, 24) if u < 0.85 else rng.uniform(24, 48)
+                if p.category.code in EVENT_LIKE:  # the same occurrence: the car, the stall is there for hours
+                    hours = rng.uniform(0.15, 4) if u < 0.75 else rng.uniform(4, 10)
+                else:
+                    hours = (rng.uniform(0.15, 6) if u < 0.55 else rng.uniform(6, 24) if u < 0.85
+                             else rng.uniform(24, 48))
                 at = self._awake(p.at + dt.timedelta(hours=float(hours)))
                 if at >= self.now - dt.timedelta(hours=2):
                     continue
@@ -1080,7 +1091,8 @@ class Year:
         return choices[int(self.rng.integers(len(choices)))] if choices else category
 
     def _pin_near(self, p: Plan, category: CategoryFacts) -> tuple[tuple[float, float], dict]:
-        """A pin 5–60 m from the first report's, in the same station (and courtyard, or outside any)."""
+        """A pin 5–60 m from the first report's, in the same station (and courtyard, or outside any; and building
+        for a building's problem)."""
         lon, lat = p.point  # type: ignore[misc]
         for _ in range(6):
             metres, angle = self.rng.uniform(5, 60), self.rng.uniform(0, 2 * math.pi)
@@ -1088,6 +1100,8 @@ class Year:
                      float(lat) + metres * math.cos(angle) / 111_320)
             located = self.facts.index.locate(*point)
             same_yard = located.get("courtyard") == (p.located or {}).get("courtyard")
+            if category.scope == "building":  # a stairwell is in one building
+                same_yard = same_yard and located.get("building") == (p.located or {}).get("building")
             if ("district" in located and located.get("station") == (p.located or {}).get("station")
                     and (same_yard if category.scope != "outside" else "courtyard" not in located)):
                 return point, located
@@ -1139,17 +1153,77 @@ class Year:
         """Report and move every planned case, in order of report."""
         sims = []
         bar = self.progress(total=len(plans), desc="案件 cases", unit="件") if self.progress else None
+        originals = {id(p.duplicate_of) for p in plans if p.duplicate_of is not None}
+        standing: dict[tuple[str, int, int], list[tuple[Plan, CaseSim]]] = defaultdict(list)
         for i, plan in enumerate(plans):
             plan.id, plan.number = first_id + i, numbers[i]
+            flow, target = plan.flow, None
+            if plan.flow != "merge" and not plan.recurring and not plan.stop and id(plan) not in originals:
+                target = self._re_report(plan, standing)
             sim = self._report(plan)
+            if target is not None and sim is not None and self._own_find(sim, target):
+                plan.flow, plan.duplicate_of = flow, None  # the patroller's own second find: another pile
             if sim is not None:
                 _Story(self, plan, sim).run()
                 sims.append(sim)
+                if plan.flow != "merge" and plan.category.code not in EVENT_LIKE and plan.point is not None:
+                    standing[(plan.category.code, *self._cell(plan.point))].append((plan, sim))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
         return sims
+
+    @staticmethod
+    def _cell(point: tuple[float, float]) -> tuple[int, int]:
+        """A grid cell of about 55 m × 45 m (the same-spot search looks at the 3 × 3 cells around)."""
+        return int(math.floor(point[1] / 0.0005)), int(math.floor(point[0] / 0.0005))
+
+    def _own_find(self, sim: CaseSim, target: Plan) -> bool:
+        """Both reported on patrol by the same person (head or inspector)."""
+        other = self.facts.cases.get(target.number)
+        return (other is not None and sim.case.source in ("head", "inspector") and sim.case.source == other.case.source
+                and sim.case.reported_by_id is not None and sim.case.reported_by_id == other.case.reported_by_id)
+
+    def _re_report(self, plan: Plan, standing: dict[tuple[str, int, int], list[tuple[Plan, CaseSim]]]) -> Plan | None:
+        """Keep the story physically consistent: a report of a standing category (a pile, a full bin, a broken
+        cover — not ``EVENT_LIKE``) within ``SAME_SPOT_METRES`` of an open case of the same category, in the same
+        building or courtyard, is that problem reported again — the station merges it (a labelled duplicate).
+        Returns the open case (None: an independent report). Two finds of one patroller (the same head or
+        inspector reported both, ``_own_find``) stay separate: he knows what he reported."""
+        if plan.category.code in EVENT_LIKE or plan.point is None:
+            return None
+        row, col = self._cell(plan.point)
+        lon, lat = plan.point
+        best, best_m = None, SAME_SPOT_METRES
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                bucket = standing.get((plan.category.code, row + dr, col + dc))
+                if not bucket:
+                    continue
+                keep = []
+                for other, sim in bucket:
+                    state = sim.state_at(plan.at)
+                    if state in workflow.TERMINAL or (state == "closed" and sim.events[-1].to_state == "closed"):
+                        continue  # closed for good: forget it
+                    keep.append((other, sim))
+                    if state not in _OPEN or other.at >= plan.at or other.flow == "reject":
+                        continue
+                    loc, oloc = plan.located or {}, other.located or {}
+                    if loc.get("courtyard") != oloc.get("courtyard") or loc.get("station") != oloc.get("station"):
+                        continue
+                    if plan.category.scope == "building" and plan.spot is not other.spot:
+                        continue
+                    metres = duplicates_distance(lon, lat, *other.point)  # type: ignore[misc]
+                    if metres <= best_m:
+                        best, best_m = other, metres
+                bucket[:] = keep
+        if best is None:
+            return None
+        plan.flow, plan.duplicate_of = "merge", best
+        if plan.source not in ("head", "inspector"):
+            plan.title, plan.description = paraphrase(plan.category, plan.spot, self.rng)
+        return best
 
     def _report(self, plan: Plan) -> CaseSim | None:
         rng, facts = self.rng, self.facts

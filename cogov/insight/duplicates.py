@@ -14,6 +14,10 @@ report is offered only when the place *and* the time agree:
 * **time gap** — a second report comes within hours, rarely after days; beyond ``MAX_DAYS`` it is not offered;
 * **text** — cosine of character bigrams of the normalised text (NFKC, casefold, letters and digits only);
   the words differ between people, so text only adjusts the score;
+* **building** — a building's own problem (楼道堆物, 楼道灯 …) pinned in two different buildings (the unit the
+  city's index put the pins in) is two problems: the score keeps ``OTHER_BUILDING_FACTOR``;
+* **event-like categories** (``EVENT_LIKE``: parking, vending, barbecue, noise …) — a new occurrence at the
+  same place is normal, so their time scale is hours (``SCALE_HOURS_EVENT``) and they keep ``EVENT_FACTOR``;
 * **photo** — the same bytes (SHA-256) or a perceptual hash within ``PHASH_MAX_BITS`` bits: the same picture
   forwarded by a second person, nearly certain.
 
@@ -43,18 +47,23 @@ MAX_DAYS = 7.0
 #: A perceptual hash (64 bits) this close counts as the same photo.
 PHASH_MAX_BITS = 6
 #: Offer a merge from this score on (chosen on the seed-7 demo city, see docs/insight.md).
-THRESHOLD = 0.5
+THRESHOLD = 0.55
 
 #: Place and time must both agree: each gives a factor that stays near 1 up to about half its scale, is 1/2 at
 #: the scale and falls steeply beyond (a log-logistic curve, 1 / (1 + (x / scale) ** steepness)).
 SCALE_METRES, STEEP_METRES = 60.0, 6.0
-SCALE_HOURS, STEEP_HOURS = 36.0, 4.0
+SCALE_HOURS, STEEP_HOURS = 72.0, 4.0
+#: Event-like categories (see ``EVENT_LIKE``): a separate occurrence at one place is normal, so only a report
+#: within hours is the same occurrence; their time scale is shorter and they keep ``EVENT_FACTOR`` of the score.
+SCALE_HOURS_EVENT, EVENT_FACTOR = 12.0, 1.0
 #: Text adjusts the score: factor TEXT_BASE + (1 - TEXT_BASE) × similarity (a tie-breaker, see the docs).
 TEXT_BASE = 0.95
 #: A related (not the same) category keeps this share of the score.
 RELATED_FACTOR = 0.55
 #: Two reports by the same patroller are mostly two finds (two stairwells, two piles): this share of the score.
 SAME_PATROLLER_FACTOR = 0.5
+#: Two pins in two different buildings (楼栋) are two stairwells, two problems: this share of the score.
+OTHER_BUILDING_FACTOR = 0.25
 #: Case sources that are patrols (三长巡查, 执法巡查).
 PATROL_SOURCES = frozenset({"head", "inspector"})
 
@@ -72,7 +81,23 @@ RELATED: tuple[frozenset[str], ...] = tuple(frozenset(g) for g in (
     {"06007", "Q0104"},  # washing hung out
     {"06029", "06027"},  # barbecue smoke, kitchen fumes
 ))
+#: Event-like categories (GB/T 47678.5 and the city's Q codes): a car parked, a stall, a barbecue, noise — an
+#: occurrence that comes and goes, so two reports at one place days (or many hours) apart are usually two
+#: occurrences. Every other category is *standing*: a pile, a broken cover, a dark lamp stays until handled, so a
+#: second report of it at the same spot while the first is open is the same problem (docs/insight.md).
+EVENT_LIKE = frozenset({
+    "09009", "Q0105", "09012",  # 机动车乱停放, 门前车辆乱停, 占用消防通道
+    "09010", "09011",  # 非机动车乱停放, 共享单车乱象
+    "09006", "09005", "09001",  # 占道经营, 店外经营, 无照经营游商
+    "06029", "06027", "06028",  # 露天烧烤, 油烟污染, 噪声扰民
+    "06030",  # 乱倒乱排污水
+})
 _GROUP_OF = {code: i for i, group in enumerate(RELATED) for code in group}
+
+
+def is_event_like(code: str) -> bool:
+    """A category whose problem is an occurrence (parking, vending, noise …), not a standing thing."""
+    return code in EVENT_LIKE
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,7 @@ class Report:
     photos: tuple[str, ...] = ()  # SHA-256 of the photos' bytes
     phashes: tuple[str, ...] = ()  # perceptual hashes (16 hex digits)
     patroller: str = ""  # who reported it on patrol (三长巡查、执法巡查); empty for citizens and the hotline
+    building: str = ""  # a building's own problem (楼道…): the building (楼栋) its pin fell in (``building_of``)
 
 
 @dataclass(frozen=True)
@@ -110,6 +136,14 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 def patroller_of(source: str, person_id: int | None) -> str:
     """The ``Report.patroller`` of a case: its reporter's id when it came from a patrol (head or inspector)."""
     return f"person:{person_id}" if source in PATROL_SOURCES and person_id else ""
+
+
+def building_of(units: dict | None, scope: str) -> str:
+    """The ``Report.building`` of a case from its located units (``Case.units``: {kind: unit id}) and its
+    category's scope: only a building's own problems (楼道堆物, 楼道灯, 飞线充电 … scope "building") have one —
+    a pile in a courtyard may be pinned on either building beside it."""
+    building = (units or {}).get("building") if scope == "building" else None
+    return f"unit:{building}" if building else ""
 
 
 def category_relation(a: str, b: str) -> str:
@@ -189,11 +223,16 @@ def score(a: Report, b: Report) -> Match:
     if metres > MAX_METRES or hours > MAX_DAYS * 24:
         return Match(0.0, [f"相距 {metres:.0f} 米" if metres > MAX_METRES else f"相隔 {hours / 24:.0f} 天"], metres)
     near = 1.0 / (1.0 + (metres / SCALE_METRES) ** STEEP_METRES)
-    soon = 1.0 / (1.0 + (hours / SCALE_HOURS) ** STEEP_HOURS)
+    event = a.category in EVENT_LIKE or b.category in EVENT_LIKE
+    soon = 1.0 / (1.0 + (hours / (SCALE_HOURS_EVENT if event else SCALE_HOURS)) ** STEEP_HOURS)
     text = text_similarity(a.text, b.text)
     value = near * soon * (TEXT_BASE + (1 - TEXT_BASE) * text) * (1.0 if relation == "same" else RELATED_FACTOR)
+    value *= EVENT_FACTOR if event else 1.0
     reasons = [f"相距 {metres:.0f} 米", "同类" if relation == "same" else "相关类别", _gap_text(hours),
                f"文字相似 {text:.2f}"]
+    if a.building and b.building and a.building != b.building:
+        value *= OTHER_BUILDING_FACTOR
+        reasons.append("不在同一栋楼")
     if a.patroller and a.patroller == b.patroller:
         value *= SAME_PATROLLER_FACTOR
         reasons.append("同一巡查人员上报")

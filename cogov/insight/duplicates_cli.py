@@ -166,13 +166,14 @@ def _load(city_id: int) -> tuple[list[D.Report], dict[str, list[tuple[dt.datetim
             phashes[case_id].append(phash)
     numbers = {}
     reports = []
-    for pk, number, code, lon, lat, at, title, text, source, by in Case.objects.filter(city_id=city_id).values_list(
-            "id", "number", "category__code", "lon", "lat", "reported_at", "title", "description", "source",
-            "reported_by_id"):
+    for pk, number, code, lon, lat, at, title, text, source, by, units, scope in Case.objects.filter(
+            city_id=city_id).values_list("id", "number", "category__code", "lon", "lat", "reported_at", "title",
+                                         "description", "source", "reported_by_id", "units", "category__scope"):
         numbers[pk] = number
         reports.append(D.Report(key=number, category=code, lon=lon, lat=lat, reported_at=at,
                                 text=f"{title} {text}", photos=tuple(photos.get(pk, ())),
-                                phashes=tuple(phashes.get(pk, ())), patroller=D.patroller_of(source, by)))
+                                phashes=tuple(phashes.get(pk, ())), patroller=D.patroller_of(source, by),
+                                building=D.building_of(units, scope)))
     states: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
     for case_id, at, to_state in CaseEvent.objects.filter(city_id=city_id).order_by("case_id", "seq").values_list(
             "case_id", "at", "to_state"):

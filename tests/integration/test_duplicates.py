@@ -138,3 +138,63 @@ def test_the_same_photo_from_a_second_reporter_is_offered_even_far_and_late(clie
     assert first.number in found and "照片相似" in found[first.number].reasons
     assert first.number not in {c.number for c, _, _ in case_duplicates_near(actor, stranger)}
     assert "照片相同" in console_row(client, small_city, again)
+
+
+def test_the_demo_makes_a_second_report_at_an_open_standing_problem_a_duplicate():
+    """Year._re_report: a new report of a standing category within SAME_SPOT_METRES of an open case of the same
+    category (same courtyard and station) becomes a re-report of it; event-like categories and a patroller's
+    second find stay independent; a closed case is forgotten."""
+    import types
+
+    import numpy as np
+
+    from cogov.demo import history as H
+
+    t0 = dt.datetime(2026, 5, 6, 8, 0, tzinfo=dt.UTC)
+
+    class Sim:
+        def __init__(self, events):
+            self.events = [types.SimpleNamespace(at=at, to_state=s) for at, s in events]
+
+        def state_at(self, at):
+            state = ""
+            for ev in self.events:
+                if ev.at > at:
+                    break
+                state = ev.to_state
+            return state
+
+    def cat(code, scope="outside"):
+        return types.SimpleNamespace(code=code, scope=scope, name="暴露垃圾")
+
+    def plan(code, metres, hours, source="citizen", scope="outside"):
+        point = (120.33, 36.06 + metres * METRE_LAT)
+        return H.Plan(at=t0 + dt.timedelta(hours=hours), source=source, category=cat(code, scope), spot=None,
+                      point=point, located={"station": 1})
+
+    year = types.SimpleNamespace(rng=np.random.default_rng(1), _cell=H.Year._cell)
+    first = plan("06010", 0, 0, source="head")
+    still_open = Sim([(first.at, "reported"), (first.at + dt.timedelta(hours=3), "dispatched"),
+                      (first.at + dt.timedelta(days=3), "closed")])
+    standing = {("06010", *H.Year._cell(first.point)): [(first, still_open)]}
+    again = plan("06010", 30, 20)
+    H.Year._re_report(year, again, standing)
+    assert again.flow == "merge" and again.duplicate_of is first and again.title  # in the reporter's own words
+    for other in (plan("06010", 80, 20), plan("06010", 30, 24 * 4)):
+        H.Year._re_report(year, other, standing)
+        assert other.flow == "normal" and other.duplicate_of is None  # too far, closed by then
+    # the same head's own second find stays his own case; another head's report of the pile is a re-report
+    first.number = "A1"
+
+    def sim_by(source, person):
+        return types.SimpleNamespace(case=types.SimpleNamespace(source=source, reported_by_id=person))
+
+    year.facts = types.SimpleNamespace(cases={"A1": sim_by("head", 7)})
+    assert H.Year._own_find(year, sim_by("head", 7), first)
+    assert not H.Year._own_find(year, sim_by("head", 8), first) and not H.Year._own_find(year, sim_by("citizen", 7),
+                                                                                          first)
+    car = plan("09009", 10, 2)
+    standing[("09009", *H.Year._cell(car.point))] = [(plan("09009", 0, 0), still_open)]
+    H.Year._re_report(year, car, standing)
+    assert car.flow == "normal"  # event-like: another car
+    assert standing[("06010", *H.Year._cell(first.point))] == []  # closed for good at day 4: forgotten

@@ -148,3 +148,28 @@ def test_two_finds_of_one_patroller_count_half():
     assert D.score(a, b).score == by_two.score  # citizens and the hotline carry no patroller
     assert D.patroller_of("head", 7) == "person:7" and D.patroller_of("inspector", 7) == "person:7"
     assert D.patroller_of("citizen", 7) == "" and D.patroller_of("head", None) == ""
+
+
+def test_event_like_categories_need_a_closer_time():
+    # a pile of rubbish 20 h later is still the same pile; a car parked there 20 h later is another car
+    assert D.is_event_like("09009") and D.is_event_like("09006") and not D.is_event_like("06010")
+    pile = D.score(rep("A", text="路边一堆垃圾"), rep("B", north_m=20, hours=20, text="路口垃圾没人管"))
+    car = D.score(rep("A", code="09009", text="车停在人行道上"), rep("B", code="09009", north_m=20, hours=20,
+                                                              text="有车堵路"))
+    assert pile.score >= D.THRESHOLD > car.score
+    soon = D.score(rep("A", code="09009"), rep("B", code="09009", north_m=20, hours=2))
+    assert soon.score >= D.THRESHOLD  # the same car reported by a second passer-by
+    assert D.EVENT_LIKE.isdisjoint({"06010", "06042", "Q0301", "07001", "01037"})
+
+
+def test_a_stairwell_problem_in_another_building_is_another_problem():
+    from dataclasses import replace
+
+    a = rep("A", code="Q0301", text="楼道堆物")
+    b = rep("B", code="Q0301", north_m=25, hours=2, text="楼道里堆满杂物")
+    one = D.score(replace(a, building=D.building_of({"building": 5}, "building")),
+                  replace(b, building=D.building_of({"building": 5}, "building")))
+    two = D.score(replace(a, building=D.building_of({"building": 5}, "building")),
+                  replace(b, building=D.building_of({"building": 6}, "building")))
+    assert one.score >= D.THRESHOLD > two.score and "不在同一栋楼" in two.reasons
+    assert D.building_of({"building": 5}, "courtyard") == "" and D.building_of({}, "building") == ""

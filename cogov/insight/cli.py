@@ -206,13 +206,7 @@ def add_parser(sub, common) -> None:
     import importlib
 
     for name in EXTRA_COMMANDS:
-        try:
-            module = importlib.import_module(f"cogov.insight.{name}")
-        except ModuleNotFoundError as exc:  # a module not written yet while the work is split
-            if exc.name != f"cogov.insight.{name}":
-                raise
-            continue
-        module.add_commands(isub, common)
+        importlib.import_module(f"cogov.insight.{name}").add_commands(isub, common)
 
 
 #: Modules of cogov.insight with an ``add_commands(isub, common)`` function: their subcommands join ``insight``.

@@ -13,45 +13,13 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 import time
 from pathlib import Path
 
+from cogov.insight.store_cli import fail as _err
+from cogov.insight.store_cli import open_for_command
+
 LEVEL_CHOICES = ("unit", "station", "community", "subdistrict")
-
-
-def _err(message: str) -> int:
-    print(f"错误：{message}", file=sys.stderr)
-    return 2
-
-
-def _open(args):
-    """``(connection, city_id, city_name)`` of the city asked for, or an error message (str)."""
-    from cogov.insight import store
-
-    if args.parquet:
-        if not Path(args.parquet).is_dir():
-            return f"目录不存在：{args.parquet}"
-        try:
-            con = store.open_parquet(args.parquet)
-        except FileNotFoundError as e:
-            return str(e)
-        row = con.execute("SELECT city_id FROM cases LIMIT 1").fetchone()
-        if row is None:
-            return f"导出目录 {args.parquet} 中没有案件"
-        return con, row[0], args.city_name or "本市"
-    from cogov.cli import _setup
-
-    _setup(args.data)
-    from cogov.geo.models import City
-
-    city = City.objects.filter(code=args.city).first()
-    if city is None:
-        return f"城市 {args.city} 不存在"
-    t0 = time.perf_counter()
-    con = store.open_store(city_id=city.pk)
-    print(f"{city.name}（{city.code}）：已载入分析库（{time.perf_counter() - t0:.1f} s）", flush=True)
-    return con, city.pk, args.city_name or city.name
 
 
 def _evaluate(args):
@@ -61,7 +29,7 @@ def _evaluate(args):
         E.month_bounds(args.month)
     except E.EvaluationError as e:
         return str(e)
-    opened = _open(args)
+    opened = open_for_command(args)
     if isinstance(opened, str):
         return opened
     con, city_id, city_name = opened

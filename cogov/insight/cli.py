@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import time
 from pathlib import Path
+from cogov.insight.store_cli import fail as _err
 
 
 def _columns(value: str) -> list[str]:
@@ -29,11 +29,6 @@ def _read_csv(path: str) -> tuple[list[str], list[dict]]:
         reader = csv.DictReader(f)
         rows = list(reader)
         return list(reader.fieldnames or []), rows
-
-
-def _err(message: str) -> int:
-    print(f"错误：{message}", file=sys.stderr)
-    return 2
 
 
 def _progress(message: str) -> None:

@@ -18,12 +18,12 @@ import csv
 import datetime as dt
 import math
 import os
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from cogov.insight import duplicates as D
+from cogov.insight.store_cli import fail as _err
 
 #: The states of an open case (cogov.cases.workflow.OPEN), repeated to keep this module import-light.
 OPEN_STATES = frozenset({"reported", "accepted", "dispatched", "acknowledged", "handled", "verified"})
@@ -140,11 +140,6 @@ def split(rows: list[Scored]) -> tuple[list[Scored], list[Scored]]:
     t0, t1 = min(s.at for s in rows), max(s.at for s in rows)
     middle = t0 + (t1 - t0) / 2
     return [s for s in rows if s.at < middle], [s for s in rows if s.at >= middle]
-
-
-def _err(message: str) -> int:
-    print(f"错误：{message}", file=sys.stderr)
-    return 2
 
 
 def _line(name: str, m: dict) -> str:

@@ -17,14 +17,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import sys
 import time
 from pathlib import Path
 
-
-def _err(message: str) -> int:
-    print(f"错误：{message}", file=sys.stderr)
-    return 2
+from cogov.insight.store_cli import fail as _err
+from cogov.insight.store_cli import open_for_command
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
@@ -34,35 +31,6 @@ def _date(value: str | None, name: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name} 日期格式应为 YYYY-MM-DD：{value}") from None
-
-
-def _open(args):
-    """``(connection, city_id)`` of the city asked for, or an error message (str)."""
-    from cogov.insight import store
-
-    if args.parquet:
-        if not Path(args.parquet).is_dir():
-            return f"目录不存在：{args.parquet}"
-        try:
-            con = store.open_parquet(args.parquet)
-        except FileNotFoundError as e:
-            return str(e)
-        row = con.execute("SELECT city_id FROM cases LIMIT 1").fetchone()
-        if row is None:
-            return f"导出目录 {args.parquet} 中没有案件"
-        return con, row[0]
-    from cogov.cli import _setup
-
-    _setup(args.data)
-    from cogov.geo.models import City
-
-    city = City.objects.filter(code=args.city).first()
-    if city is None:
-        return f"城市 {args.city} 不存在"
-    t0 = time.perf_counter()
-    con = store.open_store(city_id=city.pk)
-    print(f"{city.name}（{city.code}）：已载入分析库（{time.perf_counter() - t0:.1f} s）", flush=True)
-    return con, city.pk
 
 
 def _station(con, city_id: int, value: str | None):
@@ -115,10 +83,10 @@ def _run(args, work) -> int:
     since = since or until - dt.timedelta(days=56)
     if since >= until:
         return _err("--since 应早于 --until")
-    opened = _open(args)
+    opened = open_for_command(args)
     if isinstance(opened, str):
         return _err(opened)
-    con, city_id = opened
+    con, city_id, _name = opened
     try:
         station = _station(con, city_id, getattr(args, "station", None))
         if isinstance(station, str):

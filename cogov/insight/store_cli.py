@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 
-def _err(message: str) -> int:
+def fail(message: str) -> int:
+    """An insight command's error: the message on stderr, exit code 2."""
     print(f"错误：{message}", file=sys.stderr)
     return 2
 
@@ -23,7 +24,7 @@ def cmd_export(args) -> int:
     """Load the city's store from the operational database and write it as Parquet under ``--out``."""
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        return _err(f"{out} 不是目录")
+        return fail(f"{out} 不是目录")
     from cogov.cli import _setup
 
     _setup(args.data)
@@ -32,7 +33,7 @@ def cmd_export(args) -> int:
 
     city = City.objects.filter(code=args.city).first()
     if city is None:
-        return _err(f"城市 {args.city} 不存在")
+        return fail(f"城市 {args.city} 不存在")
     print(f"{city.name}（{city.code}）：读取业务数据库…", flush=True)
     t0 = time.perf_counter()
     import duckdb
@@ -46,7 +47,7 @@ def cmd_export(args) -> int:
         try:
             files = store.export_parquet(con, out)
         except OSError as e:
-            return _err(f"无法写入 {out}：{e}")
+            return fail(f"无法写入 {out}：{e}")
     finally:
         con.close()
     size = sum(f.stat().st_size for f in files)
@@ -63,3 +64,33 @@ def add_commands(isub, common) -> None:
     e.add_argument("--out", required=True, help="输出目录")
     e.add_argument("--city", default=os.environ.get("COGOV_CITY", "3702"), help="城市编码（默认 3702）")
     e.set_defaults(func=cmd_export)
+
+
+def open_for_command(args):
+    """``(connection, city_id, city_name)`` of the city a command asks for — an export (``--parquet DIR``) or the
+    live database (``--data``, ``--city``) — or an error message (str). ``--city-name`` names it where given."""
+    from cogov.insight import store
+
+    if args.parquet:
+        if not Path(args.parquet).is_dir():
+            return f"目录不存在：{args.parquet}"
+        try:
+            con = store.open_parquet(args.parquet)
+        except FileNotFoundError as e:
+            return str(e)
+        row = con.execute("SELECT city_id FROM cases LIMIT 1").fetchone()
+        if row is None:
+            return f"导出目录 {args.parquet} 中没有案件"
+        return con, row[0], getattr(args, "city_name", None) or "本市"
+    from cogov.cli import _setup
+
+    _setup(args.data)
+    from cogov.geo.models import City
+
+    city = City.objects.filter(code=args.city).first()
+    if city is None:
+        return f"城市 {args.city} 不存在"
+    t0 = time.perf_counter()
+    con = store.open_store(city_id=city.pk)
+    print(f"{city.name}（{city.code}）：已载入分析库（{time.perf_counter() - t0:.1f} s）", flush=True)
+    return con, city.pk, getattr(args, "city_name", None) or city.name

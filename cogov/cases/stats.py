@@ -107,14 +107,21 @@ class Period:
         return [self.first_day + dt.timedelta(days=i) for i in range((self.last_day - self.first_day).days + 1)]
 
 
-def period_for(kind: str = "", date_from: str = "", date_to: str = "", *, now: dt.datetime | None = None) -> Period:
-    """The period a dashboard asked for: ``month`` (this month), ``30d`` (the last 30 days, the default) or
-    ``custom`` from/to dates (YYYY-MM-DD, both included). Bad input raises a 400 domain error."""
+#: The rolling periods: kind → days (the last N days, today included).
+ROLLING_DAYS = {"30d": 30, "90d": 90}
+
+
+def period_for(kind: str = "", date_from: str = "", date_to: str = "", *, now: dt.datetime | None = None,
+               default: str = "30d") -> Period:
+    """The period a page asked for: ``month`` (this month), ``30d`` / ``90d`` (the last 30 / 90 days; an empty
+    kind is ``default``) or ``custom`` from/to dates (YYYY-MM-DD, both included). Bad input raises a 400 domain
+    error."""
     today = (now or clock.now()).astimezone(clock.LOCAL_TZ).date()
+    kind = kind or default
     if kind == "month":
         return Period("month", today.replace(day=1), today)
-    if kind in ("", "30d"):
-        return Period("30d", today - dt.timedelta(days=29), today)
+    if kind in ROLLING_DAYS:
+        return Period(kind, today - dt.timedelta(days=ROLLING_DAYS[kind] - 1), today)
     if kind != "custom":
         raise DomainError("bad_period", "统计周期只能是：本月、近30天或自定义日期")
     try:

@@ -32,22 +32,33 @@ def _clean(value: str, limit: int = 40) -> str:
     return "".join(ch for ch in (value or "") if ch >= " ")[:limit].strip()
 
 
-@staff_required
-def dashboard(request):
-    """GET /work/dashboard/?period=month|30d|custom&from=&to=&under=<unit code>"""
+def scopes_or_refusal(request):
+    """(actor, the area the actor supervises, the area shown — the same, or the unit ``?under=`` inside it), or
+    (actor, None, a response): units go to their console, others without a dashboard role get 403, a unit
+    outside the area gets the same refusal. Shared by the dashboard and the data-analysis page."""
     actor = actor_of(request)
-    now = clock.now()
     try:
         own = stats.dashboard_scope(actor)
     except DomainError as e:
         if actor.roles & UNIT_ROLES:
-            return redirect("/work/unit/")
-        return render(request, "web/dashboard/denied.html", {"error": e.message}, status=e.status)
-    under = request.GET.get("under", "").strip()
+            return actor, None, redirect("/work/unit/")
+        return actor, None, render(request, "web/dashboard/denied.html", {"error": e.message}, status=e.status)
+    under = request.GET.get("under", "").strip()  # dashboard_scope refuses control characters itself
     try:
         scope = stats.dashboard_scope(actor, under=under) if under else own
     except DomainError as e:
-        return render(request, "web/dashboard/denied.html", {"error": e.message, "back": True}, status=e.status)
+        return actor, None, render(request, "web/dashboard/denied.html", {"error": e.message, "back": True},
+                                   status=e.status)
+    return actor, own, scope
+
+
+@staff_required
+def dashboard(request):
+    """GET /work/dashboard/?period=month|30d|custom&from=&to=&under=<unit code>"""
+    _actor, own, scope = scopes_or_refusal(request)
+    if own is None:
+        return scope
+    now = clock.now()
 
     kind = _clean(request.GET.get("period", ""), 10)
     date_from, date_to = _clean(request.GET.get("from", ""), 10), _clean(request.GET.get("to", ""), 10)

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import h3
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import path
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
@@ -26,34 +26,15 @@ from cogov import clock
 from cogov.cases import stats
 from cogov.errors import DomainError
 from cogov.insight import evaluation, live, spatial
-from cogov.people.permissions import UNIT_ROLES
 from cogov.web import charts
-from cogov.web.auth import actor_of, staff_required
-from cogov.web.dashboard import _clean
+from cogov.web.auth import staff_required
+from cogov.web.dashboard import _clean, scopes_or_refusal
 
 #: Hotspot levels as drawn on the map (the colour and the words; the legend says both).
 LEVEL_FILL = {"hot99": "#99000d", "hot95": "#cb181d", "hot90": "#fb6a4a",
               "cold99": "#084594", "cold95": "#2171b5", "cold90": "#6baed6"}
 WEEKDAYS = (gettext_lazy("周一"), gettext_lazy("周二"), gettext_lazy("周三"), gettext_lazy("周四"),
             gettext_lazy("周五"), gettext_lazy("周六"), gettext_lazy("周日"))
-
-
-def _scope(request):
-    """(actor, own scope, scope shown) or a response refusing the page."""
-    actor = actor_of(request)
-    try:
-        own = stats.dashboard_scope(actor)
-    except DomainError as e:
-        if actor.roles & UNIT_ROLES:
-            return actor, None, redirect("/work/unit/")
-        return actor, None, render(request, "web/dashboard/denied.html", {"error": e.message}, status=e.status)
-    under = _clean(request.GET.get("under", ""))
-    try:
-        scope = stats.dashboard_scope(actor, under=under) if under else own
-    except DomainError as e:
-        return actor, None, render(request, "web/dashboard/denied.html", {"error": e.message, "back": True},
-                                   status=e.status)
-    return actor, own, scope
 
 
 def place_name(row: dict) -> str:
@@ -67,7 +48,7 @@ def close_up(rings: list, margin: float = 0.15, least: float = 0.01, share: floa
     """The box (min lon, min lat, max lon, max lat) around the middle ``share`` of the cells (by their centres,
     on each axis), with a margin: the map shows where most hotspots are, not a city-wide outline with specks on
     it; a lone far cell is left outside (the table below still lists it). None when there is no cell."""
-    centres = sorted((sum(x for x, _ in r) / len(r), sum(y for _, y in r) / len(r)) for r in rings if r)
+    centres = [(sum(x for x, _ in r) / len(r), sum(y for _, y in r) / len(r)) for r in rings if r]
     if not centres:
         return None
     cut = int(len(centres) * (1 - share) / 2)
@@ -111,7 +92,7 @@ def _month(value: str, today: dt.date) -> tuple[str, str]:
 @staff_required
 def insight(request):
     """GET /work/insight/?period=&from=&to=&under=&category=&month="""
-    actor, own, scope = _scope(request)
+    actor, own, scope = scopes_or_refusal(request)
     if own is None:
         return scope
     now = clock.now()
@@ -120,11 +101,10 @@ def insight(request):
     date_from, date_to = _clean(request.GET.get("from", ""), 10), _clean(request.GET.get("to", ""), 10)
     period_error = ""
     try:
-        period = (stats.Period("90d", today - dt.timedelta(days=89), today) if kind == "90d"
-                  else stats.period_for(kind, date_from, date_to, now=now))
+        period = stats.period_for(kind, date_from, date_to, now=now, default="90d")
     except DomainError as e:
         period_error = e.message
-        period = stats.Period("90d", today - dt.timedelta(days=89), today)
+        period = stats.period_for("90d", now=now)
     category = _clean(request.GET.get("category", ""), 20)
     month, month_error = _month(request.GET.get("month", ""), today)
     since = dt.datetime.combine(period.first_day, dt.time())
@@ -210,7 +190,7 @@ def bulletin(request, month: str, fmt: str):
 
     if fmt not in BULLETIN_TYPES:
         raise Http404(fmt)
-    actor, own, scope = _scope(request)
+    actor, own, scope = scopes_or_refusal(request)
     if own is None:
         return scope
     today = clock.now().astimezone(clock.LOCAL_TZ).date()

@@ -54,7 +54,9 @@ def test_supervisor_sees_the_analyses_of_his_area_only(client, november):
     assert stations and "华阳路社区城市治理服务站" not in stations
     units = {row["name"]: row for row in r.context["ranking"]["unit"]}
     assert units["市南区环卫所"]["cases"] == 4
-    # the default period is the last 90 days: the four cases of his area
+    # the default period is the last 90 days (today included): the four cases of his area
+    period = r.context["period"]
+    assert period.kind == "90d" and (period.last_day - period.first_day).days == 89
     assert sum(n for _code, _name, n in r.context["categories"]) == 4
     # the city supervisor counts the north case too
     everyone = page(client, c, "city_sup", "?period=custom&from=2026-11-01&to=2026-11-30&month=2026-11")

@@ -299,7 +299,9 @@ def station_console(actor: Actor, station) -> dict:
     late = (Q(state__in=FIRST_RESPONSE_STATES, first_response_due__lt=now)
             | Q(state__in=HANDLING_STATES, handling_due__lt=now))
     return {
-        "queue": list(base.filter(state__in=["reported", "accepted"]).order_by("reported_at", "id")[:100]),
+        # follow_count: people who followed the case (我也遇到了) — confirmed duplicate reports, shown as a badge
+        "queue": list(base.filter(state__in=["reported", "accepted"]).annotate(follow_count=Count("follows"))
+                      .order_by("reported_at", "id")[:100]),
         "overdue": list(base.filter(late).order_by("first_response_due", "id")[:100]),
         "escalated": list(base.filter(level__in=["subdistrict", "district"],
                                       state__in=sorted(workflow.OPEN | {"suspended"}))
@@ -450,6 +452,21 @@ def case_follow_count(case_id: int) -> int:
     from cogov.cases.models import CaseFollow
 
     return CaseFollow.objects.filter(case_id=case_id).count()
+
+
+def case_confirmed_duplicates(actor: Actor, case: Case) -> dict:
+    """同一问题的重复反映 confirmed so far: people who followed the case on the citizen page (我也遇到了, each a
+    duplicate report the citizen confirmed) and the reports the station merged into it (a duplicate the station
+    head confirmed). ``{"follows": n, "merged": [case, …]}`` — the merged cases the actor may see, oldest first,
+    and ``merged_total`` counting those outside the actor's view too (a number, never their content)."""
+    from cogov.cases.models import CaseFollow
+
+    merged = Case.objects.filter(merged_into_id=case.pk)
+    return {
+        "follows": CaseFollow.objects.filter(case_id=case.pk).count(),
+        "merged": list(merged.filter(visible_cases(actor)).select_related("category").order_by("reported_at", "id")),
+        "merged_total": merged.count(),
+    }
 
 
 def cases_open_nearby(city_id: int, lon: float, lat: float, category_id: int, radius_m: float = 200,

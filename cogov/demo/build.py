@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from cogov import clock
 from cogov.cases import catalog
-from cogov.cases.models import Case, CaseEvent, Reporter
+from cogov.cases.models import Case, CaseEvent, CaseFollow, Reporter
 from cogov.cases.services import case_numbers_set, categories_load
 from cogov.demo import history
 from cogov.demo.geography import build_geography
@@ -113,6 +113,7 @@ def _counts(city: City) -> dict:
         "assignments": RoleAssignment.objects.filter(city=city).count(),
         "cases": Case.objects.filter(city=city).count(),
         "events": CaseEvent.objects.filter(city=city).count(),
+        "follows": CaseFollow.objects.filter(city=city).count(),
     }
 
 
@@ -287,7 +288,55 @@ def _history(city: City, citizens: dict, *, seed: int, scale: float, now: dt.dat
     sims = year.play(plans, first_id=first_id, numbers=numbers)
     _write(city, sims, per_year, progress=progress)
     _write_duplicate_labels(plans, year.facts.cases)
+    _follow(city, sims, citizens, rng=np.random.default_rng([seed, 9]), now=now)
     return year.skipped
+
+
+#: Share of the public, accepted cases that other people meet and follow (我也遇到了) on the citizen page,
+#: instead of reporting them again: standing problems (a pile stays) more than event-like ones (a car leaves).
+FOLLOWED_SHARE = {"standing": 0.05, "event": 0.015}
+#: Of the followers, this share is an anonymous browser (a device key), the rest signed-in citizens nearby.
+ANONYMOUS_FOLLOWS = 0.3
+
+
+def _follow(city: City, sims: list[history.CaseSim], citizens: dict, *, rng: np.random.Generator,
+            now: dt.datetime) -> int:
+    """关注（我也遇到了）: people who met an open public case on the citizen page and followed it — each one a
+    confirmed duplicate report (docs/insight.md). 1 follower mostly, a few up to 8; each at a waking hour while
+    the case was open (within its first 3 days); signed-in ones live at the case's station when possible.
+    Own random stream (``[seed, 9]``): the rest of the history does not move. Returns the number of follows."""
+    from cogov.insight.duplicates import is_event_like
+
+    by_station: dict[int, list[int]] = defaultdict(list)
+    for pk, (station, *_rest) in citizens.items():
+        by_station[station].append(pk)
+    everyone = sorted(citizens)
+    rows = []
+    for s in sims:
+        case = s.case
+        if case.moderation != "ok" or case.state in ("not_accepted", "merged") or case.accepted_at is None:
+            continue
+        kind = "event" if is_event_like(s.category.code) else "standing"
+        if rng.random() >= FOLLOWED_SHARE[kind]:
+            continue
+        end = min(x for x in (case.closed_at, case.reported_at + dt.timedelta(days=3), now) if x is not None)
+        if end <= case.accepted_at:
+            continue
+        n = min(8, int(rng.geometric(0.55)))
+        pool = by_station.get(case.station_id) or everyone
+        people = set()
+        for _ in range(n):
+            at = case.accepted_at + (end - case.accepted_at) * float(rng.random())
+            if rng.random() < ANONYMOUS_FOLLOWS or not pool:
+                rows.append(CaseFollow(city=city, case_id=case.pk, device_key=f"demo-{rng.integers(2**62):016x}",
+                                       created_at=at))
+                continue
+            person = pool[int(rng.integers(len(pool)))]
+            if person != case.reported_by_id and person not in people:
+                people.add(person)
+                rows.append(CaseFollow(city=city, case_id=case.pk, person_id=person, created_at=at))
+    CaseFollow.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
 
 
 def _write_duplicate_labels(plans: list[history.Plan], reported: dict) -> None:

@@ -347,3 +347,46 @@ def _empty_city(month: str, prev_month: str, prev: dict | None) -> dict:
     for k in COMPARED:
         row[f"prev_{k}"] = _plain(prev[k]) if prev else None
     return row
+
+
+def confirmed_duplicates(con, *, city_id: int, month: str) -> dict[str, list[dict]]:
+    """重复反映 of the month: how often people reported a problem that was already reported, as the city confirmed
+    it — a follow on the citizen page (关注「我也遇到了」: the citizen confirmed it is the same problem) or a report
+    merged by the station (the station head confirmed it). Per station, community and sub-district (by where the
+    case lies) and the city: ``reports`` (the month's cases, merged ones included, moderation ``ok``), ``merged``,
+    ``follows`` (made in the month on any case of the area), ``confirmed`` = merged + follows and ``share`` =
+    confirmed / (reports + follows), the part of all reports that were duplicates. Most confirmed first."""
+    _p0, m0, m1 = month_bounds(month)
+    cur = con.execute(
+        """
+        WITH c AS (SELECT id, station_id, community_id, subdistrict_id, merged_into_id IS NOT NULL AS merged,
+                          reported_at >= $m0 AND reported_at < $m1 AS in_month
+                   FROM cases WHERE city_id = $city AND moderation = 'ok'
+                     AND (reported_at >= $m0 AND reported_at < $m1
+                          OR id IN (SELECT case_id FROM follows WHERE "at" >= $m0 AND "at" < $m1))),
+             f AS (SELECT case_id, count(*) AS n FROM follows WHERE "at" >= $m0 AND "at" < $m1 GROUP BY case_id),
+             x AS (SELECT c.*, coalesce(f.n, 0) AS follows FROM c LEFT JOIN f ON f.case_id = c.id),
+             g AS (SELECT CASE WHEN grouping(station_id) = 0 THEN 'station'
+                               WHEN grouping(community_id) = 0 THEN 'community'
+                               WHEN grouping(subdistrict_id) = 0 THEN 'subdistrict' ELSE 'city' END AS level,
+                          coalesce(station_id, community_id, subdistrict_id) AS body_id,
+                          count(*) FILTER (WHERE in_month) AS reports,
+                          count(*) FILTER (WHERE in_month AND merged) AS merged,
+                          sum(follows) AS follows
+                   FROM x GROUP BY GROUPING SETS ((station_id), (community_id), (subdistrict_id), ()))
+        SELECT g.level, g.body_id, coalesce(u.name, '') AS name, g.reports, g.merged, g.follows
+        FROM g LEFT JOIN units u ON u.id = g.body_id
+        WHERE g.level = 'city' OR g.body_id IS NOT NULL
+        """, {"city": int(city_id), "m0": m0, "m1": m1})
+    out: dict[str, list[dict]] = {level: [] for level in ("station", "community", "subdistrict", "city")}
+    for level, body_id, name, reports, merged, follows in cur.fetchall():
+        reports, merged, follows = int(reports or 0), int(merged or 0), int(follows or 0)
+        total = reports + follows
+        out[level].append({"id": body_id, "name": name, "reports": reports, "merged": merged, "follows": follows,
+                           "confirmed": merged + follows, "share": (merged + follows) / total if total else None})
+    for rows in out.values():
+        rows.sort(key=lambda r: (-r["confirmed"], -(r["share"] or 0), r["name"], r["id"] or 0))
+    if not out["city"]:
+        out["city"] = [{"id": None, "name": "", "reports": 0, "merged": 0, "follows": 0, "confirmed": 0,
+                        "share": None}]
+    return out

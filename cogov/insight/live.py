@@ -59,7 +59,7 @@ def forget(city_id: int | None = None) -> None:
 @contextmanager
 def scoped(con, paths: Sequence[str]) -> Iterator[object]:
     """A cursor on ``con`` that sees only the cases under the unit ``paths`` (all cases when a path is "" or
-    none is given) and their events."""
+    none is given), their events and their follows."""
     cur = con.cursor()
     try:
         paths = list(paths)
@@ -71,6 +71,8 @@ def scoped(con, paths: Sequence[str]) -> Iterator[object]:
             cur.execute(f'CREATE TEMP VIEW cases AS SELECT * FROM "{catalog}".main.cases WHERE {where}')
             cur.execute(f'CREATE TEMP VIEW events AS SELECT e.* FROM "{catalog}".main.events e '
                         f'WHERE e.case_id IN (SELECT id FROM cases)')
+            cur.execute(f'CREATE TEMP VIEW follows AS SELECT f.* FROM "{catalog}".main.follows f '
+                        f'WHERE f.case_id IN (SELECT id FROM cases)')
         yield cur
     finally:
         cur.close()

@@ -17,6 +17,9 @@ Tables (``create_schema`` makes them empty; ``load`` fills them from the operati
 ``service_units`` — the professional units (专业单位).
 ``events`` — the case events needed for evaluation: one row per event (case_id, seq, action, at, role,
     to_state, unit_id = the professional unit acting or addressed, when the event names one).
+``follows`` — 关注（我也遇到了）: one row per person or device that followed a case on the citizen page instead
+    of reporting it again (case_id, at) — a duplicate report the citizen confirmed; with ``cases.merged_into_id``
+    (a duplicate the station merged) the city's confirmed duplicates.
 
 How a store is filled: ``load`` streams each table out of the operational database as CSV — on PostgreSQL by
 ``COPY (SELECT …) TO STDOUT`` (the server writes the CSV), on SQLite by a SELECT whose every row is already one
@@ -92,6 +95,10 @@ CREATE TABLE IF NOT EXISTS service_units (
     name VARCHAR NOT NULL,
     duty_type VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS follows (
+    case_id BIGINT NOT NULL,
+    "at" TIMESTAMP NOT NULL              -- local time, naive (when the person followed)
+);
 CREATE TABLE IF NOT EXISTS events (
     case_id BIGINT NOT NULL,
     seq INTEGER NOT NULL,
@@ -103,7 +110,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
-TABLES = ("cases", "units", "service_units", "events")
+TABLES = ("cases", "units", "service_units", "events", "follows")
+#: Tables an export written before they existed may lack: ``open_parquet`` gives them empty.
+OPTIONAL_TABLES = ("follows",)
 
 #: Resolutions whose H3 cell key each case carries (``cases.h3_<res>``), computed once when the store is filled.
 H3_RESOLUTIONS = (9, 10)
@@ -189,6 +198,8 @@ def _reads(city_id: int, vendor: str) -> list[_Read]:
                col("role"), col("to_state"),
                col("dispatch_unit", "INTEGER", f"CASE WHEN action = 'dispatch' THEN {unit} END")),
               f"city_id = {city}", ""),  # no ORDER BY: DuckDB sorts what it needs, the database need not
+        _Read("follows", "cases_casefollow", (col("case_id", "BIGINT"), col("at", "TIMESTAMP", "created_at")),
+              f"city_id = {city}", ""),
     ]
 
 
@@ -317,6 +328,8 @@ def load(con, *, city_id: int) -> dict[str, int]:
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                        END
                 FROM {src['events']} WHERE case_id IN (SELECT id FROM cases)""")
+            con.execute(f"""INSERT INTO follows SELECT case_id, {local('"at"')} FROM {src['follows']}
+                            WHERE case_id IN (SELECT id FROM cases)""")
             con.execute("DROP TABLE _store_categories")
             con.execute("COMMIT")
         except BaseException:
@@ -370,7 +383,7 @@ def open_store(*, city_id: int, path: str | None = None):
 
 #: The order an export writes rows in: cases by id, events by (case_id, seq). Ids grow with report time, so a
 #: month's cases — and their events — sit in a few row groups whose zone maps let DuckDB skip the rest.
-EXPORT_ORDER = {"cases": "id", "events": "case_id, seq"}
+EXPORT_ORDER = {"cases": "id", "events": "case_id, seq", "follows": "case_id, \"at\""}
 
 
 def _export_query(table: str) -> str:
@@ -399,15 +412,18 @@ def open_parquet(directory, *, materialize: bool = False):
 
     folder = Path(directory)
     missing = [t for t in TABLES if not (folder / f"{t}.parquet").is_file()]
-    if missing:
-        raise FileNotFoundError(f"导出目录 {folder} 缺少文件：{', '.join(t + '.parquet' for t in missing)}")
+    required = [t for t in missing if t not in OPTIONAL_TABLES]
+    if required:
+        raise FileNotFoundError(f"导出目录 {folder} 缺少文件：{', '.join(t + '.parquet' for t in required)}")
     con = duckdb.connect()
-    if materialize:
-        create_schema(con)
+    create_schema(con)  # an older export without an optional table: that table stays empty
     for table in TABLES:
+        if table in missing:
+            continue
         source = f"read_parquet({_sql_str(str(folder / (table + '.parquet')))})"
         if materialize:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}")  # an older export: h3_* NULL
         else:
+            con.execute(f"DROP TABLE {table}")
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
     return con

@@ -126,6 +126,7 @@ def insight(request):
         week_start = today + dt.timedelta(days=7 - today.weekday())
         patrol = spatial.patrol_list(cur, city_id=actor.city_id, week_start=week_start)
         ranking = evaluation.monthly(cur, city_id=actor.city_id, month=month)
+        confirmed = evaluation.confirmed_duplicates(cur, city_id=actor.city_id, month=month)
 
     hot = [c for c in cells if c.get("level", "ns") != "ns"]
     shapes = stats.map_shapes(scope)
@@ -170,6 +171,8 @@ def insight(request):
         "patrol": [{**p, "place": place_name(p)} for p in patrol[:50]],
         "week_start": week_start,
         "ranking": {level: ends(ranking.get(level, [])) for level in ("unit", "station", "community", "subdistrict")},
+        "confirmed_total": confirmed["city"][0],
+        "confirmed_rows": [r for r in confirmed["station"] if r["confirmed"]][:10],
         "bulletin_xlsx": f"bulletin/{month}.xlsx{link()}",
         "bulletin_pdf": f"bulletin/{month}.pdf{link()}",
         "link": link,

@@ -432,6 +432,7 @@ def case_context(request: HttpRequest, actor: Actor, case: Case, *, failed: Fail
         "public_photos": case.moderation == "ok",
         "places": _place_names(case),
         "routing_reasons": list(case.routing_reasons or []) if staff_roles else [],
+        "confirmed": selectors.case_confirmed_duplicates(actor, case),
         "events": events,
         "lights": deadline_lights(case, events),
         "forms": forms,

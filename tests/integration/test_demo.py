@@ -473,3 +473,24 @@ def test_history_writes_exactly_what_the_services_write(small_city):
         "request_extension", "approve_extension", "refuse_extension", "suspend", "resume", "merge", "reopen",
         "escalate", "comment", "rate"}
 
+
+
+def test_people_follow_open_cases_instead_of_reporting_again(demo):
+    """我也遇到了: the demo's follows are confirmed duplicate reports — each on a public, accepted case while it was
+    open, never by its own reporter, at most one per person and case; a few percent of the cases have any."""
+    def when(v):
+        return dt.datetime.fromisoformat(v).replace(tzinfo=dt.UTC) if isinstance(v, str) else v
+
+    rows = demo.query("SELECT f.case_id, f.person_id, f.device_key, f.created_at, c.accepted_at, c.closed_at, "
+                      "c.reported_by_id, c.moderation, c.state FROM cases_casefollow f "
+                      "JOIN cases_case c ON c.id = f.case_id")
+    cases = demo.query("SELECT count(*) FROM cases_case")[0][0]
+    followed = {r[0] for r in rows}
+    assert 0.01 * cases < len(followed) < 0.08 * cases, (len(followed), cases)
+    assert len(rows) > len(followed)  # some cases have several followers
+    people = [(r[0], r[1]) for r in rows if r[1] is not None]
+    assert len(people) == len(set(people)) and any(r[1] is None and r[2] for r in rows)
+    for case_id, person, _device, at, accepted, closed, reporter, moderation, state in rows:
+        assert moderation == "ok" and state not in ("not_accepted", "merged")
+        assert when(accepted) <= when(at) and (closed is None or when(at) <= when(closed)), case_id
+        assert person is None or person != reporter

@@ -9,7 +9,7 @@ import pytest
 
 from cogov import clock
 from cogov.cases.models import Case, CaseEvent
-from cogov.cases.services import case_act, case_report
+from cogov.cases.services import case_act, case_follow, case_report
 from cogov.cli import main
 from cogov.insight import store
 
@@ -67,8 +67,11 @@ def story(small_city):
     s.act("citizen", bounced, "rework", reason="没扫干净")
     s.act("sanitation_crew", bounced, "handle", note="再次处理")
 
+    s.later(minutes=5)
+    case_follow(case_id=bounced.pk, person_id=small_city.people["citizen2"].pk)  # 我也遇到了
     clock.freeze(dt.datetime(2026, 11, 24, 16, 5, tzinfo=dt.UTC))  # 2026-11-25 00:05 in Qingdao
     midnight = s.report("Q0101", IN_B_COMMUNITY)
+    case_follow(case_id=midnight.pk, person_id=None, device_key="browser-1")
     return {"closed": closed.number, "bounced": bounced.number, "midnight": midnight.number}
 
 
@@ -91,7 +94,7 @@ def other_city_case(small_city):
 
 
 def rows(con, table: str) -> list[tuple]:
-    key = "case_id, seq" if table == "events" else "id"
+    key = {"events": "case_id, seq", "follows": 'case_id, "at"'}.get(table, "id")
     return con.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
 
 
@@ -106,7 +109,7 @@ def test_load_copies_the_citys_cases_with_local_times_and_units(small_city, stor
     counts = store.load(con, city_id=c.city.pk)  # loading again replaces, never doubles
     cases = Case.objects.filter(city=c.city).select_related("category").order_by("pk")
     assert counts == {"cases": 3, "units": len(UNITS), "service_units": 4,
-                      "events": CaseEvent.objects.filter(city=c.city).count()}
+                      "events": CaseEvent.objects.filter(city=c.city).count(), "follows": 2}
     assert counts["events"] == 7 + 9 + 1
     assert con.execute("SELECT count(*) FROM cases WHERE id = ?", [other.pk]).fetchone()[0] == 0
 
@@ -147,6 +150,21 @@ def test_load_copies_the_citys_cases_with_local_times_and_units(small_city, stor
     assert midnight["station_id"] == c.units["37020200100201"].pk and midnight["unit_path"].endswith("/")
     assert midnight["unit_path"].startswith("370202/370202001/370202001002/")
 
+    # follows (我也遇到了): the case and the local time, a signed-in person's and a browser's alike
+    assert rows(con, "follows") == sorted([(bounced["id"], bounced["handled_at"] + dt.timedelta(minutes=5)),
+                                           (midnight["id"], dt.datetime(2026, 11, 25, 0, 5))])
+
+    # the H3 keys the store carries are the keys spatial.h3_key_sql computes (checked against H3 itself in
+    # test_spatial.py::test_sql_cells_equal_h3_point_by_point), so the analyses may read them instead
+    from cogov.insight import spatial
+
+    faces = spatial._candidate_faces(*con.execute("SELECT min(lat), max(lat), min(lon), max(lon) FROM cases")
+                                     .fetchone())
+    for res in store.H3_RESOLUTIONS:
+        keys = spatial.h3_key_sql("SELECT id, lat, lon FROM cases", res, faces)
+        computed = dict(con.execute(f"SELECT id, _key FROM ({keys})").fetchall())
+        assert {r["id"]: r[f"h3_{res}"] for r in got.values()} == computed and None not in computed.values()
+
     # events: one row per event, local time, and the unit that acts or is addressed
     san, enf = c.service_units["sanitation"].pk, c.service_units["enforcement"].pk
     ev = con.execute("SELECT action, role, to_state, unit_id FROM events WHERE case_id = ? ORDER BY seq",
@@ -183,6 +201,11 @@ def test_parquet_export_reads_back_equal(small_city, story, tmp_path):
             assert back.execute(f"DESCRIBE {table}").fetchall()[0][:2] == con.execute(
                 f"DESCRIBE {table}").fetchall()[0][:2]
         back.close()
+    (tmp_path / "export" / "follows.parquet").unlink()  # an export made before follows were stored
+    for materialize in (False, True):
+        older = store.open_parquet(tmp_path / "export", materialize=materialize)
+        assert rows(older, "follows") == [] and rows(older, "cases") == rows(con, "cases")
+        older.close()
     (tmp_path / "export" / "events.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="events.parquet"):
         store.open_parquet(tmp_path / "export")

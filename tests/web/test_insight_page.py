@@ -98,3 +98,22 @@ def test_bulletin_downloads_as_xlsx_and_pdf_of_the_area(client, november):
     assert client.get(URL + "bulletin/2026-11.doc").status_code == 404
     assert client.get(URL + "bulletin/2026-12.pdf").status_code == 404
     assert client.get(URL + "bulletin/2026-1x.pdf").status_code == 404
+
+
+def test_follows_and_merges_count_as_confirmed_duplicates(client, november):
+    """A follow on the citizen page (我也遇到了) is a confirmed duplicate report, as is a merge: the page counts both
+    for the supervisor's area only (the 市北区 case's follow stays outside)."""
+    from cogov.cases import services
+
+    c, mine, north = november
+    services.case_follow(case_id=mine[0].pk, person_id=c.people["citizen2"].pk)
+    services.case_follow(case_id=mine[0].pk, person_id=None, device_key="browser-1")
+    services.case_follow(case_id=mine[3].pk, person_id=None, device_key="browser-2")
+    services.case_follow(case_id=north.pk, person_id=c.people["citizen2"].pk)
+    r = page(client, c, "subdistrict_sup", "?month=2026-11")
+    total = r.context["confirmed_total"]
+    assert (total["reports"], total["merged"], total["follows"], total["confirmed"]) == (4, 0, 3, 3)
+    assert total["share"] == pytest.approx(3 / 7)
+    rows = {row["name"]: row["follows"] for row in r.context["confirmed_rows"]}
+    assert sorted(rows.values()) == [1, 2] and not any("华阳路" in name for name in rows)
+    assert 'id="table-confirmed"' in r.content.decode()

@@ -291,6 +291,30 @@ def test_duplicates_within_200_m_merge_in_one_click(client, small_city):
     assert "已合并" in client.get(console).content.decode()
 
 
+def test_follows_and_merges_show_as_confirmed_duplicates(client, small_city):
+    """我也遇到了 on the citizen page and a merge are both a confirmed duplicate: the console shows the follows on
+    the queued case, the case page counts both and links the merged report."""
+    from cogov.cases import services
+
+    older = report(small_city)
+    newer = report(small_city, point=NEAR_STREET)
+    console = f"/work/station/{station(small_city)}/"
+    head = as_(client, small_city, "station_a")
+    assert "人也遇到了" not in head.get(console).content.decode()
+    services.case_follow(case_id=older.pk, person_id=small_city.people["citizen2"].pk)
+    services.case_follow(case_id=older.pk, person_id=None, device_key="browser-1")
+    head.post(act_url(newer, "merge"), {"into": older.number, "next": console})
+    html = head.get(console).content.decode()
+    row = html[html.index(f'id="q-{older.number}"'):]
+    assert "2 人也遇到了" in row[:row.index("</article>")]
+    page = head.get(f"/work/cases/{older.number}/").content.decode()
+    card = page[page.index('id="h-confirmed"'):]
+    card = card[:card.index("</section>")]
+    assert "另有 3 次反映同一问题" in card and "2 人" in card and f">{newer.number}</a>" in card
+    # the merged report's own page has no such card (nothing was merged into it, nobody follows it)
+    assert 'id="h-confirmed"' not in head.get(f"/work/cases/{newer.number}/").content.decode()
+
+
 def test_overdue_board_and_escalations(client, small_city):
     import datetime as dt
 

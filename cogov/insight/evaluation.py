@@ -57,6 +57,14 @@ def previous_month(month: str) -> str:
     return month_bounds(month)[0].strftime("%Y-%m")
 
 
+#: The outcome counts of a group of cases (``cf`` rows): an area's cases, or the cases a unit holds now.
+_OUTCOMES = """count(*) FILTER (WHERE res_due) AS resolution_due,
+           count(*) FILTER (WHERE res_due AND resolved) AS resolved,
+           count(*) FILTER (WHERE rated) AS rated,
+           count(*) FILTER (WHERE rated AND satisfied) AS satisfied,
+           count(*) FILTER (WHERE ot_due) AS ontime_due,
+           count(*) FILTER (WHERE ot_due AND ot_ok) AS ontime,"""
+
 # One pass over the two months (mo = 0: the month, 1: the month before). Hours are wall-clock hours.
 _SQL = """
 WITH
@@ -172,12 +180,7 @@ areas AS (
            count(*) AS cases, NULL::BIGINT AS dispatches, NULL::BIGINT AS held,
            count(*) FILTER (WHERE resp_due) AS response_due,
            count(*) FILTER (WHERE resp_due AND resp_ok) AS responded,
-           count(*) FILTER (WHERE res_due) AS resolution_due,
-           count(*) FILTER (WHERE res_due AND resolved) AS resolved,
-           count(*) FILTER (WHERE rated) AS rated,
-           count(*) FILTER (WHERE rated AND satisfied) AS satisfied,
-           count(*) FILTER (WHERE ot_due) AS ontime_due,
-           count(*) FILTER (WHERE ot_due AND ot_ok) AS ontime,
+           /*outcomes*/
            count(*) FILTER (WHERE handled_any) AS handled,
            count(*) FILTER (WHERE reworked) AS reworked,
            sum(returns) AS returns,
@@ -206,12 +209,7 @@ u_ev AS (
 ),
 u_held AS (
     SELECT mo, handler_unit_id AS unit, count(*) AS held,
-           count(*) FILTER (WHERE res_due) AS resolution_due,
-           count(*) FILTER (WHERE res_due AND resolved) AS resolved,
-           count(*) FILTER (WHERE rated) AS rated,
-           count(*) FILTER (WHERE rated AND satisfied) AS satisfied,
-           count(*) FILTER (WHERE ot_due) AS ontime_due,
-           count(*) FILTER (WHERE ot_due AND ot_ok) AS ontime,
+           /*outcomes*/
            avg(unit_hand_h) AS handling_hours_avg, quantile_cont(unit_hand_h, 0.9) AS handling_hours_p90
     FROM cf WHERE handler_unit_id IS NOT NULL GROUP BY mo, handler_unit_id
 ),
@@ -268,7 +266,7 @@ LEFT JOIN service_units su ON s.level = 'unit' AND su.id = s.body_id
 LEFT JOIN units u ON s.level NOT IN ('unit', 'city') AND u.id = s.body_id
 LEFT JOIN units p ON p.id = u.parent_id
 ORDER BY s.mo, s.level, rank NULLS LAST, s.cases DESC, name
-"""
+""".replace("/*outcomes*/", _OUTCOMES)
 
 #: Columns of each row, in the order of the CSV and the bulletin's data sheets.
 COLUMNS = ("level", "id", "code", "name", "parent", "cases", "dispatches", "held",

@@ -3,10 +3,11 @@
 ``write_bulletin(monthly_result, city_name=…, month=…, out_dir=…)`` writes ``bulletin-YYYY-MM.xlsx`` and
 ``bulletin-YYYY-MM.pdf`` from ``cogov.insight.evaluation.monthly``'s result:
 
-- XLSX: 概况 (the city's figures against last month, the summary, how it is computed), then one sheet per
-  level (专业单位, 服务站, 社区, 街道) with the full ranking — Chinese headers, rates as percentages, frozen header
-  row, filters, set widths — and native bar charts of the top and bottom ten scores. Every cell uses 宋体
-  (SimSun, charset GB 2312): it comes with every Windows and with WPS Office, so the file looks the same in both.
+- XLSX: 概况 (the city's figures against last month, the summary, how it is computed), 图表 (native bar
+  charts of the top and bottom ten scores of each level), then one sheet per level (专业单位, 服务站, 社区,
+  街道) with the full ranking — Chinese headers, rates as percentages, frozen header row, filters, set widths.
+  Every sheet prints on A4 with the title as header and page numbers (docs/insight.md, "The bulletin"). Every
+  cell uses 宋体 (SimSun, charset GB 2312): it comes with every Windows and with WPS Office.
 - PDF: A4, title 《XX市城市管理月度通报（YYYY年M月）》, a summary written from the figures (best and worst
   bodies, 环比), the city's table, per level a vector bar chart and the 红黑榜 (top and bottom ten; all units when
   there are at most 30), page numbers. The font is the shipped Noto Sans CJK SC subset (fonts/SOURCE.md),
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "NotoSansCJKsc-Regular-subset.ttf"
 XLSX_FONT = "宋体"
+ROW_CM = 15 / 72 * 2.54  # a default row of the workbook (15 pt) in cm
 MISSING = "□"
 
 LEVEL_NAMES = {"unit": "专业单位", "station": "服务站", "community": "社区", "subdistrict": "街道"}
@@ -72,6 +75,13 @@ FORMULAS = [
     "综合得分 = 100 ×（30% × 响应率 + 35% × 解决率 + 35% × 满意率），某率无样本时按其余权重折算；得分相同名次并列。",
     "用时为自然小时：专业单位自派遣起，区域自上报起，至首次签收（响应）或处置（处置用时）；P90 为第 90 百分位数。",
 ]
+
+
+def _made_at() -> dt.datetime:
+    """When the bulletin is written, in the city's time (Asia/Shanghai) whatever the machine's zone."""
+    from cogov import clock
+
+    return clock.now().astimezone(clock.LOCAL_TZ)
 
 
 def _month_label(month: str) -> str:
@@ -198,13 +208,57 @@ _FORMATS = {"pct": "0.0%", "hours": "0.0", "score": "0.0", "int": "0"}
 _WIDTHS = {"pct": 11, "hours": 14, "score": 10, "int": 9}
 
 
+def _print_setup(ws, city_name: str, month: str, *, landscape: bool) -> None:
+    """A4, the bulletin's title as page header and 「第 n 页，共 N 页」 as footer. 概况 and 图表 (portrait) are
+    scaled to one page wide; a ranking sheet (landscape) runs over as many pages as it needs, left to right
+    first, each page repeating the header row and the rank and name columns (set by the caller)."""
+    from openpyxl.worksheet.page import PageMargins
+
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    if landscape:
+        ws.page_setup.pageOrder = "overThenDown"
+    else:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # as many pages down as needed
+    ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3)
+    ws.oddHeader.center.text = f"{title_of(city_name, month)}　{ws.title}"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+#: Rows of the 图表 sheet on one printed page: 25 cm of the 25.9 cm between the margins of a portrait A4.
+PAGE_ROWS = int(25 / ROW_CM)
+
+
+def _chart_cm(bars: int) -> float:
+    """The height of an XLSX bar chart of ``bars`` bars: room for every name on its own line."""
+    return 3 + 0.8 * bars
+
+
+def _chart_rows(bars: int) -> int:
+    """The rows of the 图表 sheet a chart of ``bars`` bars takes, with one empty row after it."""
+    return math.ceil(_chart_cm(bars) / ROW_CM) + 1
+
+
+def _cell_value(level: str, key: str, value):
+    """A ranking cell: a unit's duty type in Chinese (环卫, not the stored code ``sanitation``)."""
+    if level == "unit" and key == "parent":
+        from cogov.people.roles import DUTY_NAMES
+
+        return DUTY_NAMES.get(value, value)
+    return value
+
+
 def write_xlsx(result: dict, *, city_name: str, month: str, path) -> Path:
-    """The workbook: 概况 + one ranking sheet per level, with bar charts."""
+    """The workbook: 概况, 图表 (the bar charts) and one ranking sheet per level."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
-    from openpyxl.chart.data_source import AxDataSource, StrRef
+    from openpyxl.chart.data_source import AxDataSource, NumData, NumVal, StrData, StrRef, StrVal
+    from openpyxl.chart.label import DataLabelList
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.pagebreak import Break
 
     def font(**kw):
         return Font(name=XLSX_FONT, charset=134, **kw)
@@ -219,7 +273,7 @@ def write_xlsx(result: dict, *, city_name: str, month: str, path) -> Path:
     ws.title = "概况"
     ws["A1"] = title_of(city_name, month)
     ws["A1"].font = font(size=16, bold=True)
-    ws["A2"] = f"统计月份：{_month_label(month)}　　生成时间：{dt.datetime.now():%Y-%m-%d %H:%M}"
+    ws["A2"] = f"统计月份：{_month_label(month)}　　生成时间：{_made_at():%Y-%m-%d %H:%M}"
     ws["A2"].font = font(size=10, color="595959")
     ws.append([])
     ws.append(["指标", "本月", "上月", "环比"])
@@ -271,14 +325,17 @@ def write_xlsx(result: dict, *, city_name: str, month: str, path) -> Path:
     ws.column_dimensions["A"].width = 22
     for col in "BCDEFGH":
         ws.column_dimensions[col].width = 14
+    _print_setup(ws, city_name, month, landscape=False)
+    ws.print_area = f"A1:H{ws.max_row}"
 
+    charted = []  # (level, its sheet, its columns, its rows, how many are ranked)
     for level, sheet_name in LEVEL_NAMES.items():
         rows = result.get(level, [])
         ws = wb.create_sheet(sheet_name)
         cols = _columns_for(level)
         ws.append([h for _, h, _ in cols])
         for r in rows:
-            ws.append([r.get(k) for k, _, _ in cols])
+            ws.append([_cell_value(level, k, r.get(k)) for k, _, _ in cols])
         for j, (key, header, kind) in enumerate(cols, start=1):
             letter = get_column_letter(j)
             head = ws.cell(1, j)
@@ -295,43 +352,81 @@ def write_xlsx(result: dict, *, city_name: str, month: str, path) -> Path:
             if key == "name":
                 width = max([12] + [min(40, 2 * len(str(r.get("name") or "")) + 2) for r in rows])
             elif kind == "text":
-                width = max([10] + [min(30, 2 * len(str(r.get(key) or "")) + 2) for r in rows])
+                shown = [str(_cell_value(level, key, r.get(key)) or "") for r in rows]
+                width = max([10] + [min(30, 2 * len(v) + 2) for v in shown])
             else:
                 width = _WIDTHS[kind]
             ws.column_dimensions[letter].width = width
         ws.row_dimensions[1].height = 45
         ws.freeze_panes = "C2"
+        _print_setup(ws, city_name, month, landscape=True)
+        ws.print_title_rows = "1:1"  # every printed page carries the headers and the rank and name
+        ws.print_title_cols = "A:B"
         if rows:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{len(rows) + 1}"
         ranked = sum(1 for r in rows if r.get("rank") is not None)
         if ranked:
-            score_col = 1 + [k for k, _, _ in cols].index("score")
-            name_col = 1 + [k for k, _, _ in cols].index("name")
-            anchor_col = get_column_letter(len(cols) + 2)
-            blocks = [("前十名", 2, min(ranked, 10) + 1)]
-            if ranked > 10:
-                blocks.append(("后十名", ranked - 8, ranked + 1))
-            for n, (what, first, last) in enumerate(blocks):
-                chart = BarChart()
-                chart.type = "bar"  # horizontal bars: names stay readable
-                chart.style = 10
-                chart.title = f"{sheet_name}综合得分{what}" if ranked > 10 else f"{sheet_name}综合得分"
-                chart.y_axis.title = "综合得分"
-                chart.y_axis.scaling.min = 0
-                chart.y_axis.scaling.max = 100
-                chart.x_axis.scaling.orientation = "maxMin"  # rank 1 at the top
-                chart.legend = None
-                scores = Reference(ws, min_col=score_col, min_row=first, max_row=last)
-                chart.add_data(scores, titles_from_data=False)
-                # names as text categories (strRef), as Excel itself writes them
-                names = Reference(ws, min_col=name_col, min_row=first, max_row=last)
-                chart.series[0].cat = AxDataSource(strRef=StrRef(f=str(names)))
-                chart.series[0].graphicalProperties.solidFill = "2E72C4" if n == 0 else "D6604D"
-                chart.x_axis.delete = False  # openpyxl 3.1 otherwise leaves the axes out
-                chart.y_axis.delete = False
-                chart.height = 2 + 0.7 * (last - first + 1)
-                chart.width = 18
-                ws.add_chart(chart, f"{anchor_col}{2 + n * 20}")
+            charted.append((level, ws, cols, rows, ranked))
+
+    # the charts on a sheet of their own, second in the workbook, a level's charts never cut by a page break:
+    # beside a table of 30 columns nobody saw them, and printed they were cut across pages
+    ws = wb.create_sheet("图表", 1)
+    ws["A1"] = f"{title_of(city_name, month)}　综合得分排名图"
+    ws["A1"].font = font(size=12, bold=True)
+    row = page_top = 3
+    for level, table, cols, rows, ranked in charted:
+        sheet_name = LEVEL_NAMES[level]
+        score_col = 1 + [k for k, _, _ in cols].index("score")
+        name_col = 1 + [k for k, _, _ in cols].index("name")
+        blocks = [("前十名", 2, min(ranked, 10) + 1)]
+        if ranked > 10:
+            blocks.append(("后十名", ranked - 8, ranked + 1))
+        # a level's charts are never cut by a page break: a new page when they do not fit on this one
+        needed = sum(_chart_rows(last - first + 1) for _, first, last in blocks)
+        if row > page_top and row - page_top + needed > PAGE_ROWS:
+            ws.row_breaks.append(Break(id=row - 1))
+            page_top = row
+        for n, (what, first, last) in enumerate(blocks):
+            chart = BarChart()
+            chart.type = "bar"  # horizontal bars: names stay readable
+            chart.style = 10
+            chart.title = f"{sheet_name}综合得分{what}" if ranked > 10 else f"{sheet_name}综合得分"
+            chart.y_axis.title = "综合得分"
+            chart.y_axis.scaling.min = 0
+            chart.y_axis.scaling.max = 100
+            chart.x_axis.scaling.orientation = "maxMin"  # rank 1 at the top …
+            chart.y_axis.crosses = "max"  # … and the score axis stays at the bottom
+            chart.legend = None
+            scores = Reference(table, min_col=score_col, min_row=first, max_row=last)
+            chart.add_data(scores, titles_from_data=False)
+            # names as text categories (strRef), as Excel itself writes them; both with the cached values
+            # Excel writes too, so a viewer that does not read the cells (previews, PowerPoint) draws them
+            names = Reference(table, min_col=name_col, min_row=first, max_row=last)
+            block = rows[first - 2:last - 1]
+            series = chart.series[0]
+            series.val.numRef.numCache = NumData(formatCode="0.0", ptCount=len(block), pt=[
+                NumVal(idx=i, v=r["score"]) for i, r in enumerate(block) if r.get("score") is not None])
+            series.cat = AxDataSource(strRef=StrRef(f=str(names), strCache=StrData(ptCount=len(block), pt=[
+                StrVal(idx=i, v=str(r.get("name") or "")) for i, r in enumerate(block)])))
+            series.graphicalProperties.solidFill = "2E72C4" if n == 0 else "D6604D"
+            series.dLbls = DataLabelList(showVal=True, showSerName=False, showCatName=False,
+                                         showLegendKey=False, showPercent=False, numFmt="0.0")
+            chart.x_axis.delete = False  # openpyxl 3.1 otherwise leaves the axes out
+            chart.y_axis.delete = False
+            chart.x_axis.axPos = "l"  # horizontal bars: the names on the left, the scores along the bottom
+            chart.x_axis.tickLblSkip = 1  # every name, not every other one
+            chart.y_axis.axPos = "b"
+            chart.y_axis.number_format = "0"
+            chart.y_axis.majorUnit = 20
+            chart.height = _chart_cm(last - first + 1)
+            chart.width = 18
+            ws.add_chart(chart, f"A{row}")
+            row += _chart_rows(last - first + 1)
+    if not charted:
+        ws["A3"] = "本月没有参与排名的单位或区域。"
+        ws["A3"].font = font()
+    _print_setup(ws, city_name, month, landscape=False)
+    ws.print_area = f"A1:K{max(row, 3)}"  # 11 columns of the default width hold a chart 18 cm wide
     wb.properties.title = title_of(city_name, month)
     wb.properties.creator = "cogov"
     wb.properties.language = "zh-CN"
@@ -451,7 +546,7 @@ def write_pdf(result: dict, *, city_name: str, month: str, path) -> Path:
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("cjk", size=9)
     pdf.set_text_color(90)
-    made = f"统计月份：{_month_label(month)}　　生成：{dt.datetime.now():%Y-%m-%d %H:%M}　　cogov 城市治理平台"
+    made = f"统计月份：{_month_label(month)}　　生成：{_made_at():%Y-%m-%d %H:%M}　　cogov 城市治理平台"
     pdf.cell(0, 6, safe_text(made), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0)
     pdf.ln(3)
@@ -482,7 +577,9 @@ def write_pdf(result: dict, *, city_name: str, month: str, path) -> Path:
     for i, (level, name) in enumerate(LEVEL_NAMES.items()):
         rows = result.get(level, [])
         ranked = [r for r in rows if r.get("rank") is not None]
-        pdf.add_page() if pdf.get_y() > 200 else pdf.ln(4)
+        # the heading stays with its note and its first chart (or the short note of an empty level)
+        first_chart = _chart_height(min(len(ranked), 10)) if ranked else 0
+        pdf.add_page() if pdf.get_y() + 4 + 22 + first_chart > pdf.page_break_trigger else pdf.ln(4)
         heading(f"{number[i]}、{name}排名")
         if not rows:
             para(f"本月没有{name}有{'派遣' if level == 'unit' else ''}案件。")
@@ -506,6 +603,8 @@ def write_pdf(result: dict, *, city_name: str, month: str, path) -> Path:
         for label, block in blocks:
             if not block:
                 continue
+            if len(block) <= 10 and pdf.get_y() + 7 + 4.6 * (len(block) + 1) > pdf.page_break_trigger:
+                pdf.add_page()  # a red or black list of ten is not split (nor its label left alone)
             if label:
                 pdf.set_font("cjk", size=10)
                 pdf.cell(0, 7, safe_text(label), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -527,12 +626,20 @@ def write_pdf(result: dict, *, city_name: str, month: str, path) -> Path:
     return Path(path)
 
 
+BAR_H, BAR_GAP = 5.0, 1.6
+
+
+def _chart_height(n: int) -> float:
+    """The height (mm) of ``_bar_chart`` with ``n`` bars: title, bars, axis labels."""
+    return 10 + n * (BAR_H + BAR_GAP) + 8
+
+
 def _bar_chart(pdf, rows: list[dict], title: str, color: tuple[int, int, int]) -> None:
     """A horizontal bar chart of the score (0–100), drawn with vector rectangles and lines."""
     from fpdf.enums import XPos, YPos
 
-    bar_h, gap, label_w, plot_w = 5.0, 1.6, 48.0, 112.0
-    height = 10 + len(rows) * (bar_h + gap) + 8
+    bar_h, gap, label_w, plot_w = BAR_H, BAR_GAP, 48.0, 112.0
+    height = _chart_height(len(rows))
     if pdf.get_y() + height > pdf.h - 20:
         pdf.add_page()
     x0, y = pdf.l_margin, pdf.get_y()

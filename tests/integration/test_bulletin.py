@@ -8,6 +8,8 @@ import csv
 import datetime as dt
 import logging
 import re
+import shutil
+import subprocess
 import zipfile
 
 import duckdb
@@ -51,7 +53,7 @@ def test_workbook_reads_back_with_the_numbers_of_monthly(written):
     result, xlsx, _ = written
     assert xlsx.name == "bulletin-2026-10.xlsx"
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["概况", "专业单位", "服务站", "社区", "街道"]
+    assert wb.sheetnames == ["概况", "图表", "专业单位", "服务站", "社区", "街道"]
     assert wb["概况"]["A1"].value == f"《{TITLE}》"
     for level, sheet in B.LEVEL_NAMES.items():
         ws = wb[sheet]
@@ -71,6 +73,7 @@ def test_workbook_reads_back_with_the_numbers_of_monthly(written):
         assert ws.cell(2, col["名称"] + 1).font.name == "宋体"
     units = wb["专业单位"]
     assert [c.value for c in units["B"][1:]] == ["绿化养护中心", "环卫一队", "市政设施维护处"]
+    assert [c.value for c in units["C"][1:]] == ["环卫"] * 3  # the duty type in Chinese, not "sanitation"
     summary = [c.value for c in wb["概况"]["A"] if c.value]
     assert "有效案件（件）" in summary and any(str(v).startswith("2026年10月，全市共有有效案件 7 件") for v in summary)
     # native charts: openpyxl does not load charts back, so read the package itself
@@ -82,6 +85,149 @@ def test_workbook_reads_back_with_the_numbers_of_monthly(written):
     assert xml.count("<barChart>") == 4 and "综合得分" in xml
     assert f"<val><numRef><f>'专业单位'!${score}$2:${score}$3</f>" in xml
     assert "<cat><strRef><f>'专业单位'!$B$2:$B$3</f>" in xml
+
+
+def test_workbook_prints_on_a4_with_page_numbers_and_repeated_headers(written):
+    """Without a page setup LibreOffice 7.4 printed the ranking sheets in portrait, the names only on the
+    first of several pages across, 概况 cut in two down the middle, and no page numbers anywhere."""
+    _, xlsx, _ = written
+    wb = load_workbook(xlsx)
+    for ws in wb:
+        assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4 == "9"
+        assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
+        assert TITLE in ws.oddHeader.center.text and ws.title in ws.oddHeader.center.text
+    for front in (wb["概况"], wb["图表"]):
+        assert front.page_setup.orientation == "portrait" and front.sheet_properties.pageSetUpPr.fitToPage
+        assert (front.page_setup.fitToWidth, front.page_setup.fitToHeight) == (1, 0)  # 1 page wide, n long
+    front = wb["概况"]
+    assert front.print_area == f"'概况'!$A$1:$H${front.max_row}"
+    for sheet in B.LEVEL_NAMES.values():
+        ws = wb[sheet]
+        assert ws.page_setup.orientation == "landscape"
+        assert (ws.print_title_rows, ws.print_title_cols) == ("$1:$1", "$A:$B")
+    rates = {r[0].value: r for r in front.iter_rows(min_row=4, max_col=4) if r[0].value}
+    assert [c.number_format for c in rates["响应率"][1:3]] == ["0.0%", "0.0%"]
+    assert rates["响应率"][3].number_format.startswith('+0.0" 个百分点"')
+    assert rates["响应率"][3].value == pytest.approx(100 * (rates["响应率"][1].value - rates["响应率"][2].value))
+
+
+def charts_of(xlsx) -> list[dict]:
+    """Every chart of the workbook: title, the ranges of its names and scores, the values cached in it, and
+    whether it labels the bars with their values."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
+          "a": "http://schemas.openxmlformats.org/drawingml/2006/main"}
+    out = []
+    with zipfile.ZipFile(xlsx) as z:
+        for name in sorted(n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)):
+            root = ET.fromstring(z.read(name))
+            (ser,) = root.iterfind(".//c:ser", ns)
+            labels = ser.find("c:dLbls/c:showVal", ns)
+            out.append({
+                "title": "".join(t.text for t in root.find("c:chart/c:title", ns).iterfind(".//a:t", ns)),
+                "cat": ser.findtext("c:cat/c:strRef/c:f", namespaces=ns),
+                "val": ser.findtext("c:val/c:numRef/c:f", namespaces=ns),
+                "names": [v.text for v in ser.iterfind("c:cat/c:strRef/c:strCache/c:pt/c:v", ns)],
+                "scores": [float(v.text) for v in ser.iterfind("c:val/c:numRef/c:numCache/c:pt/c:v", ns)],
+                "labels": labels is not None and labels.get("val") == "1",
+                "value_axis_at": root.find(".//c:valAx/c:axPos", ns).get("val"),
+            })
+    return out
+
+
+def cells(wb, ref: str) -> list:
+    from openpyxl.utils import range_boundaries
+
+    sheet, rng = ref.split("!")
+    col, first, _, last = range_boundaries(rng.replace("$", ""))
+    return [row[0] for row in wb[sheet.strip("'")].iter_rows(min_row=first, max_row=last, min_col=col,
+                                                                max_col=col, values_only=True)]
+
+
+def test_charts_of_a_long_ranking_show_the_top_and_the_bottom_ten(october, tmp_path):
+    """23 ranked units and 2 without a score: the charts take ranks 1–10 and 14–23, never the unranked rows,
+    and carry the names and scores themselves (for viewers that do not read the cells)."""
+    result = E.monthly(october, city_id=1, month="2026-10", as_of=AS_OF)
+    base = result["unit"][0]
+    rows = [dict(base, name=f"第{i + 1}清扫队", score=95.0 - 2.5 * i, rank=i + 1) for i in range(23)]
+    rows += [dict(base, name=f"新建{i}队", score=None, rank=None) for i in range(2)]
+    result["unit"] = rows
+    xlsx, _ = B.write_bulletin(result, city_name="青岛市", month="2026-10", out_dir=tmp_path)
+    wb = load_workbook(xlsx)
+    units = [c for c in charts_of(xlsx) if c["cat"].startswith("'专业单位'")]
+    assert [c["title"] for c in units] == ["专业单位综合得分前十名", "专业单位综合得分后十名"]
+    score = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[[c.value for c in wb["专业单位"][1]].index("综合得分")]
+    assert [(c["cat"], c["val"]) for c in units] == [
+        ("'专业单位'!$B$2:$B$11", f"'专业单位'!${score}$2:${score}$11"),
+        ("'专业单位'!$B$15:$B$24", f"'专业单位'!${score}$15:${score}$24")]
+    for chart, ranks in zip(units, (range(0, 10), range(13, 23))):
+        assert chart["names"] == cells(wb, chart["cat"]) == [rows[i]["name"] for i in ranks]
+        assert chart["scores"] == cells(wb, chart["val"]) == [rows[i]["score"] for i in ranks]
+        assert chart["labels"] and chart["value_axis_at"] == "b"
+    for chart in charts_of(xlsx):  # the other levels: one chart each, all their ranked bodies
+        assert chart["names"] == cells(wb, chart["cat"]) and chart["scores"] == cells(wb, chart["val"])
+
+
+def long_month(october) -> dict:
+    """October with 35 units, 25 stations, 14 communities and 8 sub-districts (copies of the first row of each
+    level, named 专业单位1号 …, scores falling by one point a rank)."""
+    result = E.monthly(october, city_id=1, month="2026-10", as_of=AS_OF)
+    for level, n in (("unit", 35), ("station", 25), ("community", 14), ("subdistrict", 8)):
+        base = result[level][0]
+        result[level] = [dict(base, name=f"{B.LEVEL_NAMES[level]}{i + 1}号", score=99.0 - i, rank=i + 1)
+                         for i in range(n)]
+    return result
+
+
+def test_chart_sheet_pages_never_cut_a_chart(october, tmp_path):
+    """On the 图表 sheet every chart lies within one printed page: page breaks fall between charts, and no page
+    holds more than a portrait A4 has room for between its margins. (Beside the ranking table, LibreOffice
+    printed the charts cut in two, across pages.)"""
+    import xml.etree.ElementTree as ET
+
+    xlsx, _ = B.write_bulletin(long_month(october), city_name="青岛市", month="2026-10", out_dir=tmp_path)
+    ws = load_workbook(xlsx)["图表"]
+    ns = {"x": "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"}
+    row_emu = 15 * 12700  # a 15 pt row
+    with zipfile.ZipFile(xlsx) as z:
+        rels = z.read("xl/worksheets/_rels/sheet2.xml.rels").decode()  # 图表 is the second sheet
+        drawing = re.search(r'Target="/?(xl/drawings/drawing\d+\.xml)"', rels).group(1)
+        anchors = ET.fromstring(z.read(drawing)).findall("x:oneCellAnchor", ns)
+    charts = []  # (first row, last row), 1-based
+    for a in anchors:
+        first = int(a.find("x:from/x:row", ns).text) + 1
+        charts.append((first, first + -(-int(a.find("x:ext", ns).get("cy")) // row_emu) - 1))
+    assert len(charts) == 7  # top and bottom ten of three levels, one chart of the 8 sub-districts
+    breaks = [b.id for b in ws.row_breaks.brk]  # a break after row id
+    assert breaks and not any(first <= b < last for b in breaks for first, last in charts)
+    m = ws.page_margins
+    page_rows = (29.7 / 2.54 - m.top - m.bottom) * 72 / 15
+    bounds = [0] + breaks + [max(last for _, last in charts)]
+    assert all(b - a <= page_rows for a, b in zip(bounds, bounds[1:]))
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_opens_the_workbook_and_prints_it(written, tmp_path):
+    """LibreOffice Calc, the nearest to Excel and WPS that runs here, opens the workbook and prints it to PDF:
+    the Chinese headings and figures come out as text, on A4 — 概况 and 图表 portrait, the rankings landscape —
+    with 「第 n 页，共 N 页」 in the footer. (It does not show how the glyphs look: see docs/insight.md.)"""
+    _, xlsx, _ = written
+    run = subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                          "--convert-to", "pdf", "--outdir", str(tmp_path), str(xlsx)],
+                         capture_output=True, text=True, timeout=120)
+    pdf = tmp_path / "bulletin-2026-10.pdf"
+    assert run.returncode == 0 and pdf.is_file(), run.stdout + run.stderr
+    reader, text = pdf_text(pdf)
+    flat = re.sub(r"\s", "", text)
+    for expected in (TITLE, "综合得分排名图", "专业单位综合得分", "街道综合得分", "绿化养护中心", "职责类型", "环卫",
+                     "按期处置率", "60.0%", "-40.0个百分点", "计算口径", "满意率=（满意+基本满意）÷已评价案件"):
+        assert expected in flat, expected
+    n = len(reader.pages)
+    assert f"第1页，共{n}页" in flat and f"第{n}页，共{n}页" in flat
+    sizes = [(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in reader.pages]
+    assert sizes[0] == sizes[1] == (595, 842)  # 概况 and 图表 (four small charts on one page): A4 portrait
+    assert sizes[2] == sizes[-1] == (842, 595)  # 专业单位 … 街道: A4 landscape
 
 
 def test_pdf_reads_back_chinese_with_an_embedded_font(written):
@@ -98,6 +244,38 @@ def test_pdf_reads_back_chinese_with_an_embedded_font(written):
     assert "/FontFile2" in descriptor or "/FontFile3" in descriptor
     assert len(descriptor["/FontFile2"].get_object().get_data()) < 500_000  # subset, not the whole font
     assert reader.metadata.title == f"《{TITLE}》"
+
+
+def test_pdf_keeps_headings_with_their_charts_and_ten_name_lists_whole(october, tmp_path):
+    """A level's heading is on the page of its first chart; the 红榜 and the 黑榜 (ten rows each) are not split
+    across pages. (Rendered, the stations' 黑榜 had its label, header and two rows at the foot of a page.)"""
+    _, pdf = B.write_bulletin(long_month(october), city_name="青岛市", month="2026-10", out_dir=tmp_path)
+    pages = [re.sub(r"\s", "", p.extract_text()) for p in PdfReader(pdf).pages]
+
+    def page_of(text: str) -> int:
+        (found,) = [i for i, page in enumerate(pages) if text in page]
+        return found
+
+    for i, (level, name) in enumerate(B.LEVEL_NAMES.items()):
+        chart = f"{name}综合得分前十名" if level != "subdistrict" else f"{name}综合得分"
+        assert page_of(f"{'二三四五'[i]}、{name}排名") == page_of(chart)
+    for name, n in (("专业单位", 35), ("服务站", 25)):  # more than 20 ranked: 红榜 and 黑榜
+        section = page_of(f"{name}排名")
+        for label, first, last in (("红榜（前十名）", 1, 10), ("黑榜（后十名）", n - 9, n)):
+            block = next(i for i, page in enumerate(pages) if label in page and i >= section)
+            # a table row reads 「25服务站25号…」; the chart's label 「25. 服务站25号」 has a point
+            assert all(f"{k}{name}{k}号" in pages[block] for k in (first, last)), (label, name)
+
+
+def test_the_time_written_is_the_citys_whatever_the_machines_zone(october, tmp_path):
+    result = E.monthly(october, city_id=1, month="2026-10", as_of=AS_OF)
+    clock.freeze(dt.datetime(2026, 11, 4, 17, 30, tzinfo=dt.UTC))  # 01:30 on 5 November in Qingdao
+    try:
+        xlsx, pdf = B.write_bulletin(result, city_name="青岛市", month="2026-10", out_dir=tmp_path)
+    finally:
+        clock.freeze(None)
+    assert "生成时间：2026-11-05 01:30" in load_workbook(xlsx)["概况"]["A2"].value
+    assert "生成：2026-11-05 01:30" in pdf_text(pdf)[1]
 
 
 def test_empty_month_still_writes_both_files(october, tmp_path):

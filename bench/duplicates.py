@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/duplicates.py [--open 200] [--pairs 20000] [--seed 1]
 
-Synthetic reports around one point (within 300 m and 3 days, one of three categories, Chinese texts of 10–40
-characters drawn from a few stock sentences); measures ``score`` on fresh text pairs (no bigram cache) and on
-repeated ones (cached), and ``candidates`` of one new report against ``--open`` open cases — what the station
-console does per queued case after its bounding-box query. Prints a markdown table.
+Synthetic reports around one point (within 300 m and 3 days, one of three categories, a citizen's or a patrol's,
+Chinese texts of 10–40 characters drawn from a few stock sentences); measures ``score`` on fresh text pairs (no
+bigram cache) and on repeated ones (cached), and ``candidates`` of one new report against ``--open`` open cases —
+what the station console does per queued case after its bounding-box query. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def make(rng: random.Random, i: int, *, fresh: bool) -> D.Report:
         text += f"（{i}号）"
     return D.Report(key=str(i), category=rng.choice(("06010", "06042", "07001")),
                     lon=120.33 + rng.uniform(-0.003, 0.003), lat=36.06 + rng.uniform(-0.0027, 0.0027),
-                    reported_at=T0 + dt.timedelta(hours=rng.uniform(0, 72)), text=text)
+                    reported_at=T0 + dt.timedelta(hours=rng.uniform(0, 72)), text=text,
+                    source=rng.choice(("citizen", "hotline", "head", "inspector")))
 
 
 def main() -> None:

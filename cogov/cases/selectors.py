@@ -347,14 +347,13 @@ def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, lim
         return dup.Report(key=str(c.pk), category=c.category.code, lon=c.lon, lat=c.lat, reported_at=c.reported_at,
                           text=f"{c.title} {c.description}", photos=tuple(photos.get(c.pk, ())),
                           phashes=tuple(phashes.get(c.pk, ())), patroller=dup.patroller_of(c.source, c.reported_by_id),
-                          building=dup.building_of(c.units, c.category.scope))
+                          building=dup.building_of(c.units, c.category.scope),
+                          courtyard=dup.courtyard_of(c.units, c.category.scope), source=c.source)
 
-    new = record(case)
-    found = []
-    for c in near:
-        m = dup.score(new, record(c))
-        if m.score >= threshold and m.metres <= radius_m:
-            found.append((c, round(m.metres), m))
+    by_key = {str(c.pk): c for c in near}
+    # all open cases of the box go in: how many share the category near the report is part of the score
+    scored = dup.candidates(record(case), [record(c) for c in near], threshold)
+    found = [(by_key[r.key], round(m.metres), m) for r, m in scored if m.metres <= radius_m]
     found.sort(key=lambda cmm: (-cmm[2].score, cmm[1], cmm[0].reported_at))
     return found[:limit]
 

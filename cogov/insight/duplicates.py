@@ -4,27 +4,33 @@ Pure and Django-free: plain records in, a score and its reasons (in Chinese, for
 station console (``cogov.cases.selectors.case_duplicates_near``) and the evaluation
 (``cogov insight duplicates --eval``) both call ``score``/``candidates``.
 
-The score (0–1) is the product of what a station head looks at — place, time, text, category — so that a
-report is offered only when the place *and* the time agree:
+The score (0–1) is a logistic regression on what a station head looks at, fitted on a demo city's labelled
+re-reports (``FEATURES``, ``WEIGHTS``), times a small text factor; a pair is offered from ``THRESHOLD``:
 
 * **category** — the same code, or a related one (the same problem filed under a neighbouring category:
-  暴露垃圾 / 垃圾箱满溢 / 门前垃圾 …, ``RELATED``); other categories are never duplicates;
+  暴露垃圾 / 垃圾箱满溢 / 门前垃圾 …, ``RELATED``); other categories are never duplicates; a related one counts
+  less, and less the longer apart;
 * **distance** — two pins of one problem are usually tens of metres apart (phones, people standing elsewhere);
-  beyond ``MAX_METRES`` it is another place;
-* **time gap** — a second report comes within hours, rarely after days; beyond ``MAX_DAYS`` it is not offered;
+  the score falls from about 50 m; beyond ``MAX_METRES`` it is another place;
+* **time gap** — a standing problem (a pile, a dark lamp) stays until handled, so a second report days later can be
+  the same; beyond ``MAX_DAYS`` it is not offered;
+* **event-like categories** (``EVENT_LIKE``: parking, vending, barbecue, noise …) — an occurrence comes and goes:
+  their time runs in hours, and beyond ``MAX_HOURS_EVENT`` it is another occurrence;
+* **who reported** — citizens and hotline callers report what they pass by and call again when nothing happens;
+  people on a round (``ORGANISED_SOURCES``: patrols, merchants' groups, volunteers) report what they find, mostly
+  new problems; one patroller's two reports are two finds;
+* **building, courtyard** — a building's own problem (楼道堆物, 楼道灯 …) pinned in two different buildings, a
+  courtyard's in two courtyards (the units the city's index put the pins in), are two problems;
+* **rivals** — how many other open cases of the category lie near the report (``candidates`` counts them);
 * **text** — cosine of character bigrams of the normalised text (NFKC, casefold, letters and digits only);
-  the words differ between people, so text only adjusts the score;
-* **building** — a building's own problem (楼道堆物, 楼道灯 …) pinned in two different buildings (the unit the
-  city's index put the pins in) is two problems: the score keeps ``OTHER_BUILDING_FACTOR``;
-* **event-like categories** (``EVENT_LIKE``: parking, vending, barbecue, noise …) — a new occurrence at the
-  same place is normal, so their time scale is hours (``SCALE_HOURS_EVENT``) and they keep ``EVENT_FACTOR``;
+  the words differ between people, so text only adjusts the score (not fitted: the demo's stock sentences
+  make text useless there);
 * **photo** — the same bytes (SHA-256) or a perceptual hash within ``PHASH_MAX_BITS`` bits: the same picture
   forwarded by a second person, nearly certain.
 
-The scales, the related-category factor and ``THRESHOLD`` were chosen by a grid search on one demo city
-(seed 7) and measured on others (seed 2026): docs/insight.md, "重复案件 / Duplicates". The text weight was set
-by judgement (the demo's stock sentences make text useless there). Scoring a pair takes 10–40 µs (bigrams are
-cached per text).
+The weights were fitted (``cogov insight duplicates --fit``) and ``THRESHOLD`` chosen on one demo city (seed 7)
+and measured on others (seeds 2026 and 11): docs/insight.md, "重复案件 / Duplicates". Scoring a pair takes
+6–22 µs (bigrams are cached per text).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -44,28 +50,81 @@ EARTH_RADIUS_M = 6_371_008.8
 MAX_METRES = 200.0
 #: Beyond this gap a later report is not offered as a duplicate (days).
 MAX_DAYS = 7.0
+#: Beyond this gap an event-like occurrence (a parked car, a stall, noise: ``EVENT_LIKE``) is another one (hours).
+#: Set by judgement, not fitted: the tuning city has next to no citizens' reports of one occurrence a day apart.
+MAX_HOURS_EVENT = 24.0
 #: A perceptual hash (64 bits) this close counts as the same photo.
 PHASH_MAX_BITS = 6
-#: Offer a merge from this score on (chosen on the seed-7 demo city, see docs/insight.md).
-THRESHOLD = 0.55
-
-#: Place and time must both agree: each gives a factor that stays near 1 up to about half its scale, is 1/2 at
-#: the scale and falls steeply beyond (a log-logistic curve, 1 / (1 + (x / scale) ** steepness)).
-SCALE_METRES, STEEP_METRES = 60.0, 6.0
-SCALE_HOURS, STEEP_HOURS = 72.0, 4.0
-#: Event-like categories (see ``EVENT_LIKE``): a separate occurrence at one place is normal, so only a report
-#: within hours is the same occurrence; their time scale is shorter and they keep ``EVENT_FACTOR`` of the score.
-SCALE_HOURS_EVENT, EVENT_FACTOR = 12.0, 1.0
-#: Text adjusts the score: factor TEXT_BASE + (1 - TEXT_BASE) × similarity (a tie-breaker, see the docs).
+#: Offer a merge from this score on (the lowest with precision ≥ ``FIT_PRECISION`` on the seed-7 demo city).
+THRESHOLD = 0.79
+#: Text adjusts the score: factor TEXT_BASE + (1 - TEXT_BASE) × similarity (a tie-breaker, not fitted: see the docs).
 TEXT_BASE = 0.95
-#: A related (not the same) category keeps this share of the score.
-RELATED_FACTOR = 0.55
-#: Two reports by the same patroller are mostly two finds (two stairwells, two piles): this share of the score.
-SAME_PATROLLER_FACTOR = 0.5
-#: Two pins in two different buildings (楼栋) are two stairwells, two problems: this share of the score.
-OTHER_BUILDING_FACTOR = 0.25
+#: Other open cases of the same category this close to the new report are its rivals (metres, ``rivals``).
+RIVAL_METRES = 100.0
 #: Case sources that are patrols (三长巡查, 执法巡查).
 PATROL_SOURCES = frozenset({"head", "inspector"})
+#: Reporters on a round (patrols, merchants' self-discipline groups, volunteers): they report what they find, mostly
+#: new problems; citizens and hotline callers report what they pass by, and call again when nothing happens.
+ORGANISED_SOURCES = frozenset({"head", "inspector", "merchant_group", "volunteer"})
+
+#: The features of a pair (``features``), what a station head looks at, each a number; the score is the logistic
+#: of ``INTERCEPT`` + Σ weight × feature (times the text factor). Distance and time enter as piecewise-linear
+#: curves (hinges at round knots, slopes fitted), the time separately for standing and event-like categories
+#: (``EVENT_LIKE``): log-hours for standing problems, hours for event-like ones.
+FEATURES = (
+    "metres",  # distance / 100 m
+    "metres_over_25",  # (distance − 25 m)+ / 100 m
+    "metres_over_50",  # (distance − 50 m)+ / 100 m
+    "metres_over_100",  # (distance − 100 m)+ / 100 m
+    "log_hours_standing",  # log2(1 + hours) for a standing problem
+    "log_hours_standing_over_1d",  # (log2(1 + hours) − log2(25))+ for a standing problem
+    "log_hours_standing_over_3d",  # (log2(1 + hours) − log2(73))+ for a standing problem
+    "event",  # 1 for an event-like category
+    "hours_event",  # hours / 12 for an event-like category (linear: an occurrence is gone within hours)
+    "hours_event_over_6h",  # (hours − 6)+ / 12 for an event-like category
+    "hours_event_over_12h",  # (hours − 12)+ / 12 for an event-like category
+    "related",  # 1 for a related (not the same) category
+    "related_log_hours",  # log2(1 + hours) for a related category
+    "other_building",  # 1: a building's problem pinned in two buildings
+    "other_courtyard",  # 1: a courtyard's (or building's) problem pinned in two courtyards
+    "same_patroller",  # 1: one patroller reported both
+    "one_organised",  # 1: one of the two came from someone on a round (``ORGANISED_SOURCES``)
+    "both_organised",  # 1: both came from people on rounds (two patrollers, a patroller and a volunteer …)
+    "event_organised_reports",  # how many of the two came from someone on a round, for an event-like category
+    "log_rivals",  # log2(1 + other open cases of the same category within RIVAL_METRES of the new report)
+)
+#: The regularisation of the fit (scikit-learn's C; 0.1 to 10 tried, fitting on one half of seed 7's year and
+#: measuring on the other: all alike).
+FIT_C = 1.0
+#: ``--fit`` picks the lowest threshold with this precision on the tuning city: aiming at 0.95 on one half of seed
+#: 7 gave 0.93–0.94 on the other half, aiming at 0.97 gave 0.96–0.98 (docs/insight.md).
+FIT_PRECISION = 0.97
+#: Fitted by ``cogov insight duplicates --fit --data DIR`` (scikit-learn logistic regression, L2, on the 1,523
+#: candidate pairs — 573 of one problem — of the tuning demo city ``cogov demo --seed 7``, scale 1: 20,723 cases,
+#: 493 labelled duplicates; see docs/insight.md). Refit only on a tuning city and paste its output here.
+INTERCEPT = 5.2824
+WEIGHTS: dict[str, float] = {
+    "metres": -2.3385,
+    "metres_over_25": -2.3630,
+    "metres_over_50": -2.3114,
+    "metres_over_100": -0.3205,
+    "log_hours_standing": -0.1471,
+    "log_hours_standing_over_1d": -0.9113,
+    "log_hours_standing_over_3d": 0.1727,
+    "event": 1.2104,
+    "hours_event": -0.4670,
+    "hours_event_over_6h": -0.5131,
+    "hours_event_over_12h": -0.3997,
+    "related": -0.2083,
+    "related_log_hours": -0.7076,
+    "other_building": -4.2684,
+    "other_courtyard": -0.1592,
+    "same_patroller": -2.7832,
+    "one_organised": -1.1899,
+    "both_organised": -3.0300,
+    "event_organised_reports": -0.9034,
+    "log_rivals": 0.1818,
+}
 
 #: Categories people use for one and the same problem (national GB/T 47678.5 matters and the city's Q codes).
 RELATED: tuple[frozenset[str], ...] = tuple(frozenset(g) for g in (
@@ -114,6 +173,8 @@ class Report:
     phashes: tuple[str, ...] = ()  # perceptual hashes (16 hex digits)
     patroller: str = ""  # who reported it on patrol (三长巡查、执法巡查); empty for citizens and the hotline
     building: str = ""  # a building's own problem (楼道…): the building (楼栋) its pin fell in (``building_of``)
+    courtyard: str = ""  # a courtyard's or building's problem: the courtyard (楼院) its pin fell in (``courtyard_of``)
+    source: str = ""  # the case's source (citizen, hotline, head, inspector …); "" when unknown
 
 
 @dataclass(frozen=True)
@@ -144,6 +205,13 @@ def building_of(units: dict | None, scope: str) -> str:
     a pile in a courtyard may be pinned on either building beside it."""
     building = (units or {}).get("building") if scope == "building" else None
     return f"unit:{building}" if building else ""
+
+
+def courtyard_of(units: dict | None, scope: str) -> str:
+    """The ``Report.courtyard`` of a case: the courtyard (楼院) its pin fell in, for a problem inside a courtyard
+    or a building (scope "courtyard" or "building"); street problems have none."""
+    courtyard = (units or {}).get("courtyard") if scope in ("courtyard", "building") else None
+    return f"unit:{courtyard}" if courtyard else ""
 
 
 def category_relation(a: str, b: str) -> str:
@@ -213,29 +281,90 @@ def perceptual_hash(image: bytes) -> str:
         return ""
 
 
-def score(a: Report, b: Report) -> Match:
-    """How likely ``b`` reports the same problem as ``a`` (symmetric), with the reasons a head reads."""
-    relation = category_relation(a.category, b.category)
-    metres = distance_m(a.lon, a.lat, b.lon, b.lat)
+@dataclass(frozen=True)
+class Model:
+    """The logistic model of ``score``: an intercept and one weight per name of ``FEATURES``."""
+
+    intercept: float
+    weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, intercept: float, weights: dict[str, float]) -> Model:
+        """The model of named weights (a name of ``FEATURES`` missing from ``weights`` weighs 0)."""
+        return cls(float(intercept), tuple(float(weights.get(name, 0.0)) for name in FEATURES))
+
+
+#: The shipped model (``INTERCEPT``, ``WEIGHTS``).
+MODEL = Model.of(INTERCEPT, WEIGHTS)
+_LOG2_1D, _LOG2_3D = math.log2(25), math.log2(73)
+
+
+def features(a: Report, b: Report, metres: float, hours: float, relation: str, rivals: int = 0) -> tuple[float, ...]:
+    """The pair's values of ``FEATURES`` (symmetric in ``a`` and ``b``; ``rivals`` belongs to the new report)."""
+    t = math.log2(1.0 + hours)
+    event = a.category in EVENT_LIKE or b.category in EVENT_LIKE
+    related = relation != "same"
+    organised = float((a.source in ORGANISED_SOURCES) + (b.source in ORGANISED_SOURCES))
+    return (
+        metres / 100, max(0.0, metres - 25) / 100, max(0.0, metres - 50) / 100, max(0.0, metres - 100) / 100,
+        0.0 if event else t, 0.0 if event else max(0.0, t - _LOG2_1D), 0.0 if event else max(0.0, t - _LOG2_3D),
+        float(event), hours / 12 if event else 0.0, max(0.0, hours - 6) / 12 if event else 0.0,
+        max(0.0, hours - 12) / 12 if event else 0.0,
+        float(related), t if related else 0.0,
+        float(bool(a.building and b.building and a.building != b.building)),
+        float(bool(a.courtyard and b.courtyard and a.courtyard != b.courtyard)),
+        float(bool(a.patroller and a.patroller == b.patroller)),
+        float(organised == 1), float(organised == 2), organised if event else 0.0,
+        math.log2(1.0 + rivals),
+    )
+
+
+def pair_facts(a: Report, b: Report) -> tuple[str, float, float]:
+    """Category relation, distance (m) and time gap (h) of a pair: what every rule starts from."""
+    return (category_relation(a.category, b.category), distance_m(a.lon, a.lat, b.lon, b.lat),
+            abs((b.reported_at - a.reported_at).total_seconds()) / 3600)
+
+
+def out_of_reach(a: Report, b: Report, metres: float, hours: float) -> str:
+    """Why the pair is too far apart in place or time to be one problem ("" when it is not): beyond ``MAX_METRES``,
+    ``MAX_DAYS``, or ``MAX_HOURS_EVENT`` for an event-like category."""
+    if metres > MAX_METRES:
+        return f"相距 {metres:.0f} 米"
+    if hours > MAX_DAYS * 24:
+        return f"相隔 {hours / 24:.0f} 天"
+    if hours > MAX_HOURS_EVENT and (a.category in EVENT_LIKE or b.category in EVENT_LIKE):
+        return f"相隔 {_gap_text(hours)[3:]}（流动性问题，已是另一次）"
+    return ""
+
+
+def score(a: Report, b: Report, *, rivals: int = 0, model: Model | None = None) -> Match:
+    """How likely ``b`` reports the same problem as ``a`` (symmetric), with the reasons a head reads.
+
+    ``rivals``: how many *other* open cases of ``a``'s category lie within ``RIVAL_METRES`` of ``a`` (``candidates``
+    counts them; 0 when scoring one pair alone). ``model``: other weights (refitting); default the shipped ones.
+    """
+    relation, metres, hours = pair_facts(a, b)
     if not relation:
         return Match(0.0, ["类别不同"], metres)
-    hours = abs((b.reported_at - a.reported_at).total_seconds()) / 3600
-    if metres > MAX_METRES or hours > MAX_DAYS * 24:
-        return Match(0.0, [f"相距 {metres:.0f} 米" if metres > MAX_METRES else f"相隔 {hours / 24:.0f} 天"], metres)
-    near = 1.0 / (1.0 + (metres / SCALE_METRES) ** STEEP_METRES)
-    event = a.category in EVENT_LIKE or b.category in EVENT_LIKE
-    soon = 1.0 / (1.0 + (hours / (SCALE_HOURS_EVENT if event else SCALE_HOURS)) ** STEEP_HOURS)
+    beyond = out_of_reach(a, b, metres, hours)
+    if beyond:
+        return Match(0.0, [beyond], metres)
+    m = model or MODEL
+    z = m.intercept + sum(w * x for w, x in zip(m.weights, features(a, b, metres, hours, relation, rivals)))
     text = text_similarity(a.text, b.text)
-    value = near * soon * (TEXT_BASE + (1 - TEXT_BASE) * text) * (1.0 if relation == "same" else RELATED_FACTOR)
-    value *= EVENT_FACTOR if event else 1.0
+    value = (1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0) * (TEXT_BASE + (1 - TEXT_BASE) * text)
     reasons = [f"相距 {metres:.0f} 米", "同类" if relation == "same" else "相关类别", _gap_text(hours),
                f"文字相似 {text:.2f}"]
+    if a.category in EVENT_LIKE or b.category in EVENT_LIKE:
+        reasons.append("流动性问题（车辆、摊点等）")
     if a.building and b.building and a.building != b.building:
-        value *= OTHER_BUILDING_FACTOR
         reasons.append("不在同一栋楼")
+    elif a.courtyard and b.courtyard and a.courtyard != b.courtyard:
+        reasons.append("不在同一楼院")
     if a.patroller and a.patroller == b.patroller:
-        value *= SAME_PATROLLER_FACTOR
         reasons.append("同一巡查人员上报")
+    if rivals:
+        reasons.append(f"附近另有 {rivals} 件同类未结案件")
     if set(a.photos) & set(b.photos):
         value = max(value, 0.97)
         reasons.append("照片相同")
@@ -253,14 +382,25 @@ def _gap_text(hours: float) -> str:
     return f"相隔 {hours / 24:.0f} 天"
 
 
+def rivals_of(new: Report, pool: Sequence[Report]) -> Callable[[Report], int]:
+    """``rivals(other)``: how many cases of ``pool`` other than ``other`` share ``new``'s category within
+    ``RIVAL_METRES`` of it (a feature of the score: a lone open pile nearby is the likelier one)."""
+    close = {o.key for o in pool if o.key != new.key and o.category == new.category
+             and distance_m(new.lon, new.lat, o.lon, o.lat) <= RIVAL_METRES}
+    return lambda other: len(close) - (other.key in close)
+
+
 def candidates(new: Report, open_cases: Iterable[Report], threshold: float = THRESHOLD,
-               *, limit: int | None = None) -> list[tuple[Report, Match]]:
-    """The open cases ``new`` may duplicate, best first, only those scoring at least ``threshold``."""
+               *, limit: int | None = None, model: Model | None = None) -> list[tuple[Report, Match]]:
+    """The open cases ``new`` may duplicate, best first, only those scoring at least ``threshold``.
+
+    ``open_cases`` should be every open case near ``new`` (not a pre-filtered few): how many of them share its
+    category within ``RIVAL_METRES`` is a feature of the score (a lone open pile nearby is more likely the one)."""
+    pool = [o for o in open_cases if o.key != new.key]
+    rivals = rivals_of(new, pool)
     out = []
-    for other in open_cases:
-        if other.key == new.key:
-            continue
-        m = score(new, other)
+    for other in pool:
+        m = score(new, other, rivals=rivals(other), model=model)
         if m.score >= threshold:
             out.append((other, m))
     out.sort(key=lambda om: (-om[1].score, om[1].metres, om[0].reported_at))

@@ -1,14 +1,17 @@
 """``cogov insight duplicates``: measure the duplicate scorer (疑似重复) against labelled duplicates.
 
-    cogov insight duplicates --eval [--labels FILE] [--threshold X] [--sweep] [--city 3702] [--data DIR]
+    cogov insight duplicates --eval [--labels FILE] [--threshold X] [--sweep] [--show-errors] [--data DIR]
+    cogov insight duplicates --fit [--labels FILE] [--c 1.0] [--data DIR]     # only on a tuning city
 
 Replays the city's cases in report order: each case's candidates are the cases reported before it (within
 ``duplicates.MAX_DAYS``) that were still open when it came, of the same or a related category; the predicted
 duplicate is the best candidate scoring at least the threshold. A prediction is right when it points at a case
 of the same true group (the labels: 案件编号,重复于, as the demo writes to ``<data dir>/eval/duplicates.csv``).
 Precision, recall and F1 are printed for the first and the second half of the period and for the whole;
-``--sweep`` adds the whole at thresholds 0.30–0.90. The shipped threshold was chosen on another demo city
-(seed 7) than the one the figures in docs/insight.md are reported on (seed 2026).
+``--sweep`` adds the whole at thresholds 0.30–0.90. ``--fit`` fits the scorer's logistic regression on every
+candidate pair of the replay (a pair is positive when both cases are of one true group) and prints the constants
+of duplicates.py and the threshold; the shipped ones were fitted on another demo city (seed 7) than the ones the
+figures in docs/insight.md are reported on (seeds 2026 and 11).
 """
 
 from __future__ import annotations
@@ -68,9 +71,9 @@ def groups_of(labels: dict[str, str]) -> dict[str, str]:
     return {x: find(x) for x in list(parent)}
 
 
-def replay(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, str]]],
-           groups: dict[str, str]) -> list[Scored]:
-    """Score every report against the earlier ones still open when it came (see the module docstring)."""
+def pools(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, str]]]):
+    """Each report in report order with its pool: the earlier reports of a related category within the
+    ``MAX_METRES`` box and ``MAX_DAYS`` that were still open when it came; and ``open_at(key, when)``."""
     reports = sorted(reports, key=lambda r: (r.reported_at, r.key))
     times = {k: [t for t, _ in v] for k, v in states.items()}
 
@@ -81,9 +84,7 @@ def replay(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, st
     window = dt.timedelta(days=D.MAX_DAYS)
     dlat = math.degrees(D.MAX_METRES / D.EARTH_RADIUS_M)
     by_group: dict[frozenset, list[D.Report]] = defaultdict(list)
-    members: dict[str, list[str]] = defaultdict(list)  # true group → its cases seen so far
     at_of: dict[frozenset, list[dt.datetime]] = defaultdict(list)
-    out = []
     for r in reports:
         related = D.related_categories(r.category)
         pool = by_group[related]
@@ -91,7 +92,18 @@ def replay(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, st
         dlon = dlat / max(math.cos(math.radians(r.lat)), 0.01)
         cands = [p for p in pool[lo:] if abs(p.lat - r.lat) <= dlat and abs(p.lon - r.lon) <= dlon
                  and p.reported_at < r.reported_at and open_at(p.key, r.reported_at)]
-        found = D.candidates(r, cands, threshold=0.0, limit=1)
+        yield r, cands, open_at
+        pool.append(r)
+        at_of[related].append(r.reported_at)
+
+
+def replay(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, str]]],
+           groups: dict[str, str], model: D.Model | None = None) -> list[Scored]:
+    """Score every report against the earlier ones still open when it came (see the module docstring)."""
+    members: dict[str, list[str]] = defaultdict(list)  # true group → its cases seen so far
+    out = []
+    for r, cands, open_at in pools(reports, states):
+        found = D.candidates(r, cands, threshold=0.0, limit=1, model=model)
         g = groups.get(r.key)
         # reachable whatever the scorer thinks of category, distance or time: some case of its true group was open
         reachable = g is not None and any(open_at(k, r.reported_at) for k in members.get(g, ()))
@@ -102,9 +114,42 @@ def replay(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, st
             out.append(Scored(r.key, r.reported_at, other.key, m.score, m.reasons, reachable))
         else:
             out.append(Scored(r.key, r.reported_at, None, 0.0, [], reachable))
-        pool.append(r)
-        at_of[related].append(r.reported_at)
     return out
+
+
+def pairs(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, str]]],
+          groups: dict[str, str]) -> tuple[list[tuple[float, ...]], list[int], list[dt.datetime]]:
+    """Every candidate pair of the replay (a report and one case of its pool within ``MAX_METRES``): its
+    ``duplicates.features``, whether both are of one true group (1/0), and the report's time."""
+    xs, ys, ats = [], [], []
+    for r, cands, _ in pools(reports, states):
+        rivals = D.rivals_of(r, cands)
+        g = groups.get(r.key)
+        for o in cands:
+            relation, metres, hours = D.pair_facts(r, o)
+            if not relation or D.out_of_reach(r, o, metres, hours):
+                continue
+            xs.append(D.features(r, o, metres, hours, relation, rivals(o)))
+            ys.append(int(g is not None and groups.get(o.key) == g))
+            ats.append(r.reported_at)
+    return xs, ys, ats
+
+
+def fit(xs: list[tuple[float, ...]], ys: list[int], c: float = 1.0) -> D.Model:
+    """A logistic regression (scikit-learn, L2 with inverse strength ``c``) of same-problem on the features."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=c, max_iter=5000).fit(xs, ys)
+    return D.Model(float(lr.intercept_[0]), tuple(float(w) for w in lr.coef_[0]))
+
+
+def threshold_for(rows: list[Scored], labels: dict[str, str], groups: dict[str, str],
+                  precision: float = D.FIT_PRECISION) -> float:
+    """The lowest threshold (steps of 0.01) whose precision is at least ``precision`` (the most recall at it)."""
+    for i in range(1, 101):
+        if metrics(rows, labels, groups, i / 100)["precision"] >= precision:
+            return i / 100
+    return 1.0
 
 
 def metrics(rows: list[Scored], labels: dict[str, str], groups: dict[str, str], threshold: float) -> dict:
@@ -168,7 +213,8 @@ def _load(city_id: int) -> tuple[list[D.Report], dict[str, list[tuple[dt.datetim
         reports.append(D.Report(key=number, category=code, lon=lon, lat=lat, reported_at=at,
                                 text=f"{title} {text}", photos=tuple(photos.get(pk, ())),
                                 phashes=tuple(phashes.get(pk, ())), patroller=D.patroller_of(source, by),
-                                building=D.building_of(units, scope)))
+                                building=D.building_of(units, scope), courtyard=D.courtyard_of(units, scope),
+                                source=source))
     states: dict[str, list[tuple[dt.datetime, str]]] = defaultdict(list)
     for case_id, at, to_state in CaseEvent.objects.filter(city_id=city_id).order_by("case_id", "seq").values_list(
             "case_id", "at", "to_state"):
@@ -180,8 +226,8 @@ def _load(city_id: int) -> tuple[list[D.Report], dict[str, list[tuple[dt.datetim
 
 def cmd_duplicates(args) -> int:
     """Evaluate the scorer on the city's cases against the labels."""
-    if not args.eval:
-        return _err("请加 --eval（用标注评估疑似重复的识别）")
+    if not (args.eval or args.fit):
+        return _err("请加 --eval（用标注评估疑似重复的识别）或 --fit（在本市标注上重新拟合权重）")
     if not 0 <= args.threshold <= 1:
         return _err("--threshold 必须在 0 到 1 之间")
     from cogov.cli import _setup
@@ -213,6 +259,8 @@ def cmd_duplicates(args) -> int:
         print(f"注意：{len(missing)} 条标注的案件不在数据库中（如 {missing[0]}），已忽略")
         labels = {k: v for k, v in labels.items() if k in known}
     groups = groups_of(labels)
+    if args.fit:
+        return _fit(reports, states, labels, groups, args.c)
     rows = replay(reports, states, groups)
     early, late = split(rows)
     print(f"{city.name}：{len(rows)} 件案件，{len(labels)} 条重复标注（{labels_path.name}），阈值 {args.threshold:.2f}")
@@ -224,6 +272,12 @@ def cmd_duplicates(args) -> int:
     print(_line("前半段", metrics(early, labels, groups, args.threshold)))
     print(_line("后半段", metrics(late, labels, groups, args.threshold)))
     print(_line("全部", metrics(rows, labels, groups, args.threshold)))
+    from cogov.cases.models import Case, CaseFollow
+
+    merged = Case.objects.filter(city=city, merged_into__isnull=False).count()
+    follows = CaseFollow.objects.filter(city=city).count()
+    print(f"已确认的重复反映：站长合并 {merged} 件；市民点「我也遇到了」{follows} 次"
+          "（关注不另立案件，是在上报时已被识别的重复，不计入上面的精确率与召回率）")
     if args.show_errors:
         for s in rows:
             predicted = s.best_key is not None and s.best_score >= args.threshold
@@ -236,6 +290,28 @@ def cmd_duplicates(args) -> int:
     return 0
 
 
+def _fit(reports: list[D.Report], states: dict, labels: dict[str, str], groups: dict[str, str], c: float) -> int:
+    """Fit the weights on this city (only ever the tuning city, seed 7) and print them as the constants of
+    duplicates.py, with the lowest threshold of precision ≥ ``duplicates.FIT_PRECISION`` on this same city."""
+    xs, ys, _ = pairs(reports, states, groups)
+    if not any(ys) or all(ys):
+        return _err("候选案件对中没有正例或没有反例，无法拟合")
+    model = fit(xs, ys, c)
+    rows = replay(reports, states, groups, model)
+    threshold = threshold_for(rows, labels, groups)
+    m = metrics(rows, labels, groups, threshold)
+    print(f"候选案件对 {len(xs)}，其中同一问题 {sum(ys)}；逻辑回归 C={c}")
+    print(f"# fitted by `cogov insight duplicates --fit --c {c}` on {len(reports)} cases, {len(labels)} labels")
+    print(f"INTERCEPT = {model.intercept:.4f}")
+    print("WEIGHTS: dict[str, float] = {")
+    for name, w in zip(D.FEATURES, model.weights):
+        print(f'    "{name}": {w:.4f},')
+    print("}")
+    print(f"THRESHOLD = {threshold:.2f}")
+    print(_line("本市（拟合所用）", m))
+    return 0
+
+
 def add_commands(isub, common) -> None:
     """Register ``cogov insight duplicates``."""
     p = isub.add_parser("duplicates", help="疑似重复案件：用标注评估精确率与召回率")
@@ -245,5 +321,8 @@ def add_commands(isub, common) -> None:
     p.add_argument("--threshold", type=float, default=D.THRESHOLD, help=f"判为重复的最低分（默认 {D.THRESHOLD}）")
     p.add_argument("--sweep", action="store_true", help="列出各阈值下的精确率与召回率")
     p.add_argument("--show-errors", action="store_true", help="列出误判与漏判的案件")
+    p.add_argument("--fit", action="store_true",
+                   help="在本市的标注上重新拟合逻辑回归权重并打印（只用于调参城市，如 demo --seed 7）")
+    p.add_argument("--c", type=float, default=D.FIT_C, help=f"拟合的正则化参数 C（默认 {D.FIT_C}）")
     p.add_argument("--city", default=os.environ.get("COGOV_CITY", "3702"), help="城市编码")
     p.set_defaults(func=cmd_duplicates)

@@ -68,10 +68,17 @@ def test_a_related_category_counts_less_and_says_so(client, small_city):
     bin_full = report(small_city, code="06042", description="垃圾箱满溢，周边堆满垃圾")
     clock.freeze(clock.now() + dt.timedelta(minutes=20))
     new = report(small_city, point=north(ON_STREET, 10), description="垃圾箱旁边堆满垃圾")
-    same = D.score(D.Report("a", "06010", 0, 0, clock.now()), D.Report("b", "06010", 0, 0, clock.now()))
     found = case_duplicates_near(small_city.actor("station_a"), new, threshold=0.0)
     assert [c.number for c, _, _ in found] == [bin_full.number]
-    assert "相关类别" in found[0][2].reasons and found[0][2].score < same.score
+    match = found[0][2]
+    as_same = D.Report("a", "06010", *ON_STREET, bin_full.reported_at, text=f"{bin_full.title} {bin_full.description}",
+                       source="citizen")
+    same = D.score(as_same, D.Report("b", "06010", *north(ON_STREET, 10), new.reported_at,
+                                     text=f"{new.title} {new.description}", source="citizen"))
+    assert "相关类别" in match.reasons and match.score < same.score
+    # a second passer-by filing the pile under a neighbouring category 20 minutes later: offered on the console
+    assert [c.number for c, _, _ in case_duplicates_near(small_city.actor("station_a"), new)] == [bin_full.number]
+    assert "相关类别" in console_row(client, small_city, new)
 
 
 def test_a_report_with_nothing_near_gets_no_offer(client, small_city):
@@ -95,12 +102,16 @@ def test_the_evaluation_replays_the_cases_against_the_labels(small_city, tmp_pat
     clock.freeze(clock.now() + dt.timedelta(hours=1))
     unrelated = report(small_city, point=north(ON_STREET, 15), description="有个人在这里", code="09009")
     missed = report(small_city, code="06010", point=north(ON_STREET, 190), description="一堆垃圾")
+    from cogov.cases.services import case_follow
+
+    case_follow(case_id=first.pk, person_id=None, device_key="browser-1")  # 我也遇到了: caught at the form
     labels = tmp_path / "labels.csv"
     labels.write_text(f"案件编号,重复于\n{second.number},{first.number}\n{missed.number},{first.number}\n",
                       encoding="utf-8-sig")
     assert cogov("insight", "duplicates", "--eval", "--labels", str(labels), "--show-errors") == 0
     out = capsys.readouterr().out
     assert "4 件案件，2 条重复标注" in out
+    assert "已确认的重复反映：站长合并 0 件；市民点「我也遇到了」1 次" in out
     whole = next(line for line in out.splitlines() if line.startswith("全部"))
     assert "精确率 1.000  召回率 0.500" in whole and "判对 1，误判 0，漏判 1" in whole
     assert f"漏判 {missed.number}（重复于 {first.number}）" in out and unrelated.number not in out
@@ -112,6 +123,7 @@ def test_the_evaluation_replays_the_cases_against_the_labels(small_city, tmp_pat
     assert cogov("insight", "duplicates", "--eval", "--labels", str(tmp_path / "none.csv")) == 2
     assert "标注文件不存在" in capsys.readouterr().err
     assert cogov("insight", "duplicates", "--labels", str(labels)) == 2
+    assert "--fit" in capsys.readouterr().err
     assert cogov("insight", "duplicates", "--eval", "--labels", str(labels), "--threshold", "2") == 2
 
 
@@ -198,3 +210,27 @@ def test_the_demo_makes_a_second_report_at_an_open_standing_problem_a_duplicate(
     H.Year._re_report(year, car, standing)
     assert car.flow == "normal"  # event-like: another car
     assert standing[("06010", *H.Year._cell(first.point))] == []  # closed for good at day 4: forgotten
+
+
+def test_the_fit_prints_the_weights_and_a_threshold(small_city, tmp_path, capsys):
+    """``--fit`` (only for a tuning city): a logistic regression on the replay's candidate pairs, printed as the
+    constants of duplicates.py."""
+    first = report(small_city)
+    numbers = []
+    for hours, metres in ((1, 15), (2, 30), (30, 160), (50, 120), (3, 20), (60, 180)):
+        clock.freeze(clock.now() + dt.timedelta(hours=hours))
+        numbers.append(report(small_city, point=north(ON_STREET, metres)).number)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("案件编号,重复于\n" + "".join(f"{n},{first.number}\n" for n in numbers[:2] + numbers[4:5]),
+                      encoding="utf-8")
+    assert cogov("insight", "duplicates", "--fit", "--labels", str(labels)) == 0
+    out = capsys.readouterr().out
+    assert "INTERCEPT = " in out and "THRESHOLD = " in out
+    assert all(f'"{name}": ' in out for name in D.FEATURES)
+    weights = {line.split('"')[1]: float(line.split(":")[1].rstrip(",")) for line in out.splitlines()
+               if line.startswith('    "')}
+    assert weights["metres"] < 0  # the close pairs are the labelled ones
+    none = tmp_path / "none.csv"
+    none.write_text("案件编号,重复于\n", encoding="utf-8")
+    assert cogov("insight", "duplicates", "--fit", "--labels", str(none)) == 2
+    assert "没有正例" in capsys.readouterr().err

@@ -314,31 +314,52 @@ def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, lim
     """Possible duplicates (疑似重复) of ``case`` worth a one-click merge: open cases of the same or a related
     category within ``radius_m`` and ``duplicates.MAX_DAYS`` that the actor may see and that score at least
     ``threshold`` (default ``duplicates.THRESHOLD``), best first, as ``(case, metres, match)`` — ``match.score``
-    (0–1) and ``match.reasons`` (相距 35 米, 同类, 文字相似 0.72, 照片相同 …). A bounding box in SQL, the score
-    in Python (cogov/insight/duplicates.py)."""
+    (0–1) and ``match.reasons`` (相距 35 米, 同类, 文字相似 0.72, 照片相同 …). See ``cases_duplicates_near``."""
+    return cases_duplicates_near(actor, [case], radius_m=radius_m, limit=limit, threshold=threshold)[case.pk]
+
+
+#: The open cases one case is scored against at the most (the nearest box is small; a city never has more).
+DUPLICATE_POOL = 200
+
+
+def cases_duplicates_near(actor: Actor, cases: list[Case], *, radius_m: float = 200, limit: int = 5,
+                          threshold: float | None = None) -> dict[int, list[tuple]]:
+    """``case_duplicates_near`` of several cases at once (a station's queue): ``{case.pk: [(case, metres,
+    match), …]}``. Two queries whatever the number of cases — the open cases of the related categories in the
+    box and time window around all of them, then their photos — and each case is scored in Python against
+    those in its own box and window (cogov/insight/duplicates.py)."""
     import datetime as dt
 
     from cogov.insight import duplicates as dup
 
+    out: dict[int, list[tuple]] = {c.pk: [] for c in cases}
+    if not cases:
+        return out
     threshold = dup.THRESHOLD if threshold is None else threshold
     radius_m = min(float(radius_m), dup.MAX_METRES)
     dlat = math.degrees(radius_m / dup.EARTH_RADIUS_M)
-    dlon = dlat / max(math.cos(math.radians(case.lat)), 0.01)
     window = dt.timedelta(days=dup.MAX_DAYS)
-    codes = sorted(dup.related_categories(case.category.code))
-    near = list(Case.objects.filter(visible_cases(actor), category__city_id=case.city_id, category__code__in=codes,
-                                    state__in=sorted(workflow.OPEN),
-                                    lat__gte=case.lat - dlat, lat__lte=case.lat + dlat,
-                                    lon__gte=case.lon - dlon, lon__lte=case.lon + dlon,
-                                    reported_at__gte=case.reported_at - window,
-                                    reported_at__lte=case.reported_at + window)
-                .exclude(pk=case.pk).select_related("category")[:200])
-    if not near:
-        return []
+
+    def dlon(lat: float) -> float:
+        return dlat / max(math.cos(math.radians(lat)), 0.01)
+
+    codes = sorted(set().union(*(dup.related_categories(c.category.code) for c in cases)))
+    wide = max(dlon(c.lat) for c in cases)
+    pool = list(Case.objects.filter(
+        visible_cases(actor), category__city_id=cases[0].city_id, category__code__in=codes,
+        state__in=sorted(workflow.OPEN),
+        lat__gte=min(c.lat for c in cases) - dlat, lat__lte=max(c.lat for c in cases) + dlat,
+        lon__gte=min(c.lon for c in cases) - wide, lon__lte=max(c.lon for c in cases) + wide,
+        reported_at__gte=min(c.reported_at for c in cases) - window,
+        reported_at__lte=max(c.reported_at for c in cases) + window,
+    ).select_related("category").order_by("-reported_at", "-id")[:DUPLICATE_POOL * max(1, len(cases))])
+    if not pool:
+        return out
     photos: dict[int, list[str]] = {}
     phashes: dict[int, list[str]] = {}
-    for case_id, sha, phash in Attachment.objects.filter(case_id__in=[case.pk] + [c.pk for c in near],
-                                                         kind="report").values_list("case_id", "sha256", "phash"):
+    ids = {c.pk for c in cases} | {c.pk for c in pool}
+    for case_id, sha, phash in Attachment.objects.filter(case_id__in=sorted(ids), kind="report").values_list(
+            "case_id", "sha256", "phash"):
         photos.setdefault(case_id, []).append(sha)
         if phash:
             phashes.setdefault(case_id, []).append(phash)
@@ -350,12 +371,19 @@ def case_duplicates_near(actor: Actor, case: Case, *, radius_m: float = 200, lim
                           building=dup.building_of(c.units, c.category.scope),
                           courtyard=dup.courtyard_of(c.units, c.category.scope), source=c.source)
 
-    by_key = {str(c.pk): c for c in near}
-    # all open cases of the box go in: how many share the category near the report is part of the score
-    scored = dup.candidates(record(case), [record(c) for c in near], threshold)
-    found = [(by_key[r.key], round(m.metres), m) for r, m in scored if m.metres <= radius_m]
-    found.sort(key=lambda cmm: (-cmm[2].score, cmm[1], cmm[0].reported_at))
-    return found[:limit]
+    records = {c.pk: record(c) for c in pool}
+    for case in cases:
+        related, dx = dup.related_categories(case.category.code), dlon(case.lat)
+        near = [c for c in pool if c.pk != case.pk and c.category.code in related
+                and abs(c.lat - case.lat) <= dlat and abs(c.lon - case.lon) <= dx
+                and abs(c.reported_at - case.reported_at) <= window][:DUPLICATE_POOL]
+        by_key = {str(c.pk): c for c in near}
+        # all open cases of the box go in: how many share the category near the report is part of the score
+        scored = dup.candidates(records.get(case.pk) or record(case), [records[c.pk] for c in near], threshold)
+        found = [(by_key[r.key], round(m.metres), m) for r, m in scored if m.metres <= radius_m]
+        found.sort(key=lambda cmm: (-cmm[2].score, cmm[1], cmm[0].reported_at))
+        out[case.pk] = found[:limit]
+    return out
 
 
 def case_timeline(case: Case) -> list[CaseEvent]:

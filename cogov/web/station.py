@@ -180,8 +180,11 @@ def console(request: HttpRequest, station_unit_id: int) -> HttpResponse:
     here = reverse("station_console", args=[station.pk])
     units = None
     queue = []
+    actions_of = {case.pk: selectors.case_actions_for(actor, case) for case in board["queue"]}
+    # the merge offers of the whole queue in two queries (not two per queued case)
+    duplicates = selectors.cases_duplicates_near(actor, [c for c in board["queue"] if "merge" in actions_of[c.pk]])
     for case in board["queue"]:
-        actions = selectors.case_actions_for(actor, case)
+        actions = actions_of[case.pk]
         if "dispatch" in actions and units is None:
             units = selectors.dispatch_unit_choices(case)
         ordered = sorted(units, key=lambda u: u.pk != case.suggested_unit_id) if units is not None else None
@@ -189,7 +192,7 @@ def console(request: HttpRequest, station_unit_id: int) -> HttpResponse:
         queue.append({
             "case": case, "forms": forms, "state_label": STATE_LABELS.get(case.state, case.state),
             "can_merge": "merge" in actions,
-            "duplicates": selectors.case_duplicates_near(actor, case) if "merge" in actions else [],
+            "duplicates": duplicates.get(case.pk, []),
             "late": bool(case.first_response_due and case.first_response_due < now),
             "due_text": duration_text(case.first_response_due - now) if case.first_response_due else "",
         })

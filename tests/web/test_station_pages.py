@@ -291,6 +291,35 @@ def test_duplicates_within_200_m_merge_in_one_click(client, small_city):
     assert "已合并" in client.get(console).content.decode()
 
 
+def test_the_console_finds_the_whole_queues_duplicates_in_a_fixed_number_of_queries(client, small_city):
+    """The merge offers of a queue come from two queries (the box around all queued cases, their photos), not
+    two per queued case — and each case gets what it would get alone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cogov.cases import selectors
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert head.get(console).status_code == 200
+        return len(ctx.captured_queries)
+
+    console = f"/work/station/{station(small_city)}/"
+    head = as_(client, small_city, "station_a")
+    cases = [report(small_city), report(small_city, point=NEAR_STREET)]
+    few = queries()
+    cases += [report(small_city, point=p, code=code) for p, code in
+              ((ON_STREET, "07001"), (NEAR_STREET, "07001"), (IN_COURTYARD, "06010"), (NEAR_STREET, "06010"))]
+    assert queries() <= few + 2, "queries grow with the queue"
+    actor = small_city.actor("station_a")
+    together = selectors.cases_duplicates_near(actor, cases)
+    for case in cases:
+        alone = selectors.case_duplicates_near(actor, case)
+        assert [(c.pk, metres, m.score) for c, metres, m in together[case.pk]] == [
+            (c.pk, metres, m.score) for c, metres, m in alone]
+    assert any(together.values())  # the street's garbage and ads reports offer each other
+
+
 def test_follows_and_merges_show_as_confirmed_duplicates(client, small_city):
     """我也遇到了 on the citizen page and a merge are both a confirmed duplicate: the console shows the follows on
     the queued case, the case page counts both and links the merged report."""

@@ -325,9 +325,11 @@ DUPLICATE_POOL = 200
 def cases_duplicates_near(actor: Actor, cases: list[Case], *, radius_m: float = 200, limit: int = 5,
                           threshold: float | None = None) -> dict[int, list[tuple]]:
     """``case_duplicates_near`` of several cases at once (a station's queue): ``{case.pk: [(case, metres,
-    match), …]}``. Two queries whatever the number of cases — the open cases of the related categories in the
-    box and time window around all of them, then their photos — and each case is scored in Python against
-    those in its own box and window (cogov/insight/duplicates.py)."""
+    match), …]}``. Two queries whatever the number of cases — the open cases in any of the cases' boxes (its
+    related categories, ``radius_m``, ``MAX_DAYS``), then their photos — and each case is scored in Python
+    against those in its own box (cogov/insight/duplicates.py), at most ``DUPLICATE_POOL`` of them, newest first.
+    The same as one case at a time unless the boxes together hold more than ``DUPLICATE_POOL`` × (cases + 1)
+    open cases."""
     import datetime as dt
 
     from cogov.insight import duplicates as dup
@@ -343,16 +345,16 @@ def cases_duplicates_near(actor: Actor, cases: list[Case], *, radius_m: float = 
     def dlon(lat: float) -> float:
         return dlat / max(math.cos(math.radians(lat)), 0.01)
 
-    codes = sorted(set().union(*(dup.related_categories(c.category.code) for c in cases)))
-    wide = max(dlon(c.lat) for c in cases)
-    pool = list(Case.objects.filter(
-        visible_cases(actor), category__city_id=cases[0].city_id, category__code__in=codes,
-        state__in=sorted(workflow.OPEN),
-        lat__gte=min(c.lat for c in cases) - dlat, lat__lte=max(c.lat for c in cases) + dlat,
-        lon__gte=min(c.lon for c in cases) - wide, lon__lte=max(c.lon for c in cases) + wide,
-        reported_at__gte=min(c.reported_at for c in cases) - window,
-        reported_at__lte=max(c.reported_at for c in cases) + window,
-    ).select_related("category").order_by("-reported_at", "-id")[:DUPLICATE_POOL * max(1, len(cases))])
+    # each case's own box, window and related categories, OR-ed: one query, no case outside every box
+    boxes = Q(pk__in=[])
+    for c in cases:
+        dx = dlon(c.lat)
+        boxes |= Q(category__code__in=sorted(dup.related_categories(c.category.code)),
+                   lat__gte=c.lat - dlat, lat__lte=c.lat + dlat, lon__gte=c.lon - dx, lon__lte=c.lon + dx,
+                   reported_at__gte=c.reported_at - window, reported_at__lte=c.reported_at + window)
+    pool = list(Case.objects.filter(visible_cases(actor), boxes, category__city_id=cases[0].city_id,
+                                    state__in=sorted(workflow.OPEN))
+                .select_related("category").order_by("-reported_at", "-id")[:DUPLICATE_POOL * (len(cases) + 1)])
     if not pool:
         return out
     photos: dict[int, list[str]] = {}

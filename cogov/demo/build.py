@@ -302,8 +302,8 @@ ANONYMOUS_FOLLOWS = 0.3
 def _follow(city: City, sims: list[history.CaseSim], citizens: dict, *, rng: np.random.Generator,
             now: dt.datetime) -> int:
     """关注（我也遇到了）: people who met an open public case on the citizen page and followed it — each one a
-    confirmed duplicate report (docs/insight.md). 1 follower mostly, a few up to 8; each at a waking hour while
-    the case was open (within its first 3 days); signed-in ones live at the case's station when possible.
+    confirmed duplicate report (docs/insight.md). 1 follower mostly, a few up to 8; each at any time while the
+    case was open after its acceptance (within its first 3 days); signed-in ones live at the case's station when possible.
     Own random stream (``[seed, 9]``): the rest of the history does not move. Returns the number of follows."""
     from cogov.insight.duplicates import is_event_like
 

@@ -21,7 +21,6 @@ re-reports (``FEATURES``, ``WEIGHTS``), times a small text factor; a pair is off
   new problems; one patroller's two reports are two finds;
 * **building, courtyard** — a building's own problem (楼道堆物, 楼道灯 …) pinned in two different buildings, a
   courtyard's in two courtyards (the units the city's index put the pins in), are two problems;
-* **rivals** — how many other open cases of the category lie near the report (``candidates`` counts them);
 * **text** — cosine of character bigrams of the normalised text (NFKC, casefold, letters and digits only);
   the words differ between people, so text only adjusts the score (not fitted: the demo's stock sentences
   make text useless there);
@@ -30,7 +29,7 @@ re-reports (``FEATURES``, ``WEIGHTS``), times a small text factor; a pair is off
 
 The weights were fitted (``cogov insight duplicates --fit``) and ``THRESHOLD`` chosen on one demo city (seed 7)
 and measured on others (seeds 2026 and 11): docs/insight.md, "重复案件 / Duplicates". Scoring a pair takes
-6–22 µs (bigrams are cached per text).
+4–13 µs (bigrams are cached per text).
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -56,11 +55,9 @@ MAX_HOURS_EVENT = 24.0
 #: A perceptual hash (64 bits) this close counts as the same photo.
 PHASH_MAX_BITS = 6
 #: Offer a merge from this score on (the lowest with precision ≥ ``FIT_PRECISION`` on the seed-7 demo city).
-THRESHOLD = 0.79
+THRESHOLD = 0.78
 #: Text adjusts the score: factor TEXT_BASE + (1 - TEXT_BASE) × similarity (a tie-breaker, not fitted: see the docs).
 TEXT_BASE = 0.95
-#: Other open cases of the same category this close to the new report are its rivals (metres, ``rivals``).
-RIVAL_METRES = 100.0
 #: Case sources that are patrols (三长巡查, 执法巡查).
 PATROL_SOURCES = frozenset({"head", "inspector"})
 #: Reporters on a round (patrols, merchants' self-discipline groups, volunteers): they report what they find, mostly
@@ -91,7 +88,6 @@ FEATURES = (
     "one_organised",  # 1: one of the two came from someone on a round (``ORGANISED_SOURCES``)
     "both_organised",  # 1: both came from people on rounds (two patrollers, a patroller and a volunteer …)
     "event_organised_reports",  # how many of the two came from someone on a round, for an event-like category
-    "log_rivals",  # log2(1 + other open cases of the same category within RIVAL_METRES of the new report)
 )
 #: The regularisation of the fit (scikit-learn's C; 0.1 to 10 tried, fitting on one half of seed 7's year and
 #: measuring on the other: all alike).
@@ -99,31 +95,30 @@ FIT_C = 1.0
 #: ``--fit`` picks the lowest threshold with this precision on the tuning city: aiming at 0.95 on one half of seed
 #: 7 gave 0.93–0.94 on the other half, aiming at 0.97 gave 0.96–0.98 (docs/insight.md).
 FIT_PRECISION = 0.97
-#: Fitted by ``cogov insight duplicates --fit --data DIR`` (scikit-learn logistic regression, L2, on the 1,523
+#: Fitted by ``cogov insight duplicates --fit --data DIR`` (scikit-learn logistic regression, L2, on the 1,267
 #: candidate pairs — 573 of one problem — of the tuning demo city ``cogov demo --seed 7``, scale 1: 20,723 cases,
 #: 493 labelled duplicates; see docs/insight.md). Refit only on a tuning city and paste its output here.
-INTERCEPT = 5.2824
+INTERCEPT = 5.3546
 WEIGHTS: dict[str, float] = {
-    "metres": -2.3385,
-    "metres_over_25": -2.3630,
-    "metres_over_50": -2.3114,
-    "metres_over_100": -0.3205,
-    "log_hours_standing": -0.1471,
-    "log_hours_standing_over_1d": -0.9113,
-    "log_hours_standing_over_3d": 0.1727,
-    "event": 1.2104,
-    "hours_event": -0.4670,
-    "hours_event_over_6h": -0.5131,
-    "hours_event_over_12h": -0.3997,
-    "related": -0.2083,
-    "related_log_hours": -0.7076,
-    "other_building": -4.2684,
-    "other_courtyard": -0.1592,
-    "same_patroller": -2.7832,
-    "one_organised": -1.1899,
-    "both_organised": -3.0300,
-    "event_organised_reports": -0.9034,
-    "log_rivals": 0.1818,
+    "metres": -2.3507,
+    "metres_over_25": -2.3313,
+    "metres_over_50": -2.2957,
+    "metres_over_100": -0.2884,
+    "log_hours_standing": -0.1449,
+    "log_hours_standing_over_1d": -0.9236,
+    "log_hours_standing_over_3d": 0.1745,
+    "event": 1.2170,
+    "hours_event": -0.4445,
+    "hours_event_over_6h": -0.4964,
+    "hours_event_over_12h": -0.4071,
+    "related": -0.2333,
+    "related_log_hours": -0.7064,
+    "other_building": -4.2595,
+    "other_courtyard": -0.1466,
+    "same_patroller": -2.8089,
+    "one_organised": -1.2254,
+    "both_organised": -3.0730,
+    "event_organised_reports": -0.9111,
 }
 
 #: Categories people use for one and the same problem (national GB/T 47678.5 matters and the city's Q codes).
@@ -299,8 +294,8 @@ MODEL = Model.of(INTERCEPT, WEIGHTS)
 _LOG2_1D, _LOG2_3D = math.log2(25), math.log2(73)
 
 
-def features(a: Report, b: Report, metres: float, hours: float, relation: str, rivals: int = 0) -> tuple[float, ...]:
-    """The pair's values of ``FEATURES`` (symmetric in ``a`` and ``b``; ``rivals`` belongs to the new report)."""
+def features(a: Report, b: Report, metres: float, hours: float, relation: str) -> tuple[float, ...]:
+    """The pair's values of ``FEATURES`` (symmetric in ``a`` and ``b``)."""
     t = math.log2(1.0 + hours)
     event = a.category in EVENT_LIKE or b.category in EVENT_LIKE
     related = relation != "same"
@@ -315,7 +310,6 @@ def features(a: Report, b: Report, metres: float, hours: float, relation: str, r
         float(bool(a.courtyard and b.courtyard and a.courtyard != b.courtyard)),
         float(bool(a.patroller and a.patroller == b.patroller)),
         float(organised == 1), float(organised == 2), organised if event else 0.0,
-        math.log2(1.0 + rivals),
     )
 
 
@@ -337,11 +331,10 @@ def out_of_reach(a: Report, b: Report, metres: float, hours: float) -> str:
     return ""
 
 
-def score(a: Report, b: Report, *, rivals: int = 0, model: Model | None = None) -> Match:
+def score(a: Report, b: Report, *, model: Model | None = None) -> Match:
     """How likely ``b`` reports the same problem as ``a`` (symmetric), with the reasons a head reads.
 
-    ``rivals``: how many *other* open cases of ``a``'s category lie within ``RIVAL_METRES`` of ``a`` (``candidates``
-    counts them; 0 when scoring one pair alone). ``model``: other weights (refitting); default the shipped ones.
+    ``model``: other weights (refitting); default the shipped ones.
     """
     relation, metres, hours = pair_facts(a, b)
     if not relation:
@@ -350,7 +343,7 @@ def score(a: Report, b: Report, *, rivals: int = 0, model: Model | None = None) 
     if beyond:
         return Match(0.0, [beyond], metres)
     m = model or MODEL
-    z = m.intercept + sum(w * x for w, x in zip(m.weights, features(a, b, metres, hours, relation, rivals)))
+    z = m.intercept + sum(w * x for w, x in zip(m.weights, features(a, b, metres, hours, relation)))
     text = text_similarity(a.text, b.text)
     value = (1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0) * (TEXT_BASE + (1 - TEXT_BASE) * text)
     reasons = [f"相距 {metres:.0f} 米", "同类" if relation == "same" else "相关类别", _gap_text(hours),
@@ -363,8 +356,6 @@ def score(a: Report, b: Report, *, rivals: int = 0, model: Model | None = None) 
         reasons.append("不在同一楼院")
     if a.patroller and a.patroller == b.patroller:
         reasons.append("同一巡查人员上报")
-    if rivals:
-        reasons.append(f"附近另有 {rivals} 件同类未结案件")
     if set(a.photos) & set(b.photos):
         value = max(value, 0.97)
         reasons.append("照片相同")
@@ -382,25 +373,14 @@ def _gap_text(hours: float) -> str:
     return f"相隔 {hours / 24:.0f} 天"
 
 
-def rivals_of(new: Report, pool: Sequence[Report]) -> Callable[[Report], int]:
-    """``rivals(other)``: how many cases of ``pool`` other than ``other`` share ``new``'s category within
-    ``RIVAL_METRES`` of it (a feature of the score: a lone open pile nearby is the likelier one)."""
-    close = {o.key for o in pool if o.key != new.key and o.category == new.category
-             and distance_m(new.lon, new.lat, o.lon, o.lat) <= RIVAL_METRES}
-    return lambda other: len(close) - (other.key in close)
-
-
 def candidates(new: Report, open_cases: Iterable[Report], threshold: float = THRESHOLD,
                *, limit: int | None = None, model: Model | None = None) -> list[tuple[Report, Match]]:
-    """The open cases ``new`` may duplicate, best first, only those scoring at least ``threshold``.
-
-    ``open_cases`` should be every open case near ``new`` (not a pre-filtered few): how many of them share its
-    category within ``RIVAL_METRES`` is a feature of the score (a lone open pile nearby is more likely the one)."""
-    pool = [o for o in open_cases if o.key != new.key]
-    rivals = rivals_of(new, pool)
+    """The open cases ``new`` may duplicate, best first, only those scoring at least ``threshold``."""
     out = []
-    for other in pool:
-        m = score(new, other, rivals=rivals(other), model=model)
+    for other in open_cases:
+        if other.key == new.key:
+            continue
+        m = score(new, other, model=model)
         if m.score >= threshold:
             out.append((other, m))
     out.sort(key=lambda om: (-om[1].score, om[1].metres, om[0].reported_at))

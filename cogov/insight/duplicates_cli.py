@@ -123,13 +123,12 @@ def pairs(reports: list[D.Report], states: dict[str, list[tuple[dt.datetime, str
     ``duplicates.features``, whether both are of one true group (1/0), and the report's time."""
     xs, ys, ats = [], [], []
     for r, cands, _ in pools(reports, states):
-        rivals = D.rivals_of(r, cands)
         g = groups.get(r.key)
         for o in cands:
             relation, metres, hours = D.pair_facts(r, o)
             if not relation or D.out_of_reach(r, o, metres, hours):
                 continue
-            xs.append(D.features(r, o, metres, hours, relation, rivals(o)))
+            xs.append(D.features(r, o, metres, hours, relation))
             ys.append(int(g is not None and groups.get(o.key) == g))
             ats.append(r.reported_at)
     return xs, ys, ats
@@ -230,6 +229,8 @@ def cmd_duplicates(args) -> int:
         return _err("请加 --eval（用标注评估疑似重复的识别）或 --fit（在本市标注上重新拟合权重）")
     if not 0 <= args.threshold <= 1:
         return _err("--threshold 必须在 0 到 1 之间")
+    if not args.c > 0:
+        return _err("--c 必须大于 0")
     from cogov.cli import _setup
 
     _setup(args.data)

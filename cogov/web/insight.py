@@ -86,6 +86,10 @@ def _month(value: str, today: dt.date) -> tuple[str, str]:
         return last_month(today), _("月份格式应为 年-月，如 2026-10")
     if when > today.replace(day=1):
         return last_month(today), _("不能选择未来的月份")
+    try:
+        evaluation.month_bounds(value)  # the evaluation's own limits (no year before 1900)
+    except evaluation.EvaluationError:
+        return last_month(today), _("月份超出范围")
     return value, ""
 
 

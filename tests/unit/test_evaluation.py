@@ -227,19 +227,20 @@ def test_confirmed_duplicates_merges_and_follows(con):
     October; a follow in November, a follow of another city's case 9 and a September follow do not count."""
     con.executemany('INSERT INTO follows VALUES (?, ?)', [
         (1, t("10-01 12:00")), (1, t("10-02 08:00")), (3, t("10-11 09:00")),
-        (3, t("11-02 09:00")), (9, t("10-08 10:00")), (8, t("09-15 12:00"))])
+        (3, t("11-02 09:00")), (9, t("10-08 10:00")), (8, t("09-15 12:00")), (8, t("10-01 07:00"))])
     got = E.confirmed_duplicates(con, city_id=CITY, month="2026-10")
     stations = by_name(got["station"])
     zhan, bada = stations["湛山站"], stations["八大关站"]
     # 湛山站: cases 1, 2, 6, 7 (6 not accepted still counts as a report; 8 is September) — 7 merged, 2 follows
-    assert (zhan["reports"], zhan["merged"], zhan["follows"], zhan["confirmed"]) == (4, 1, 2, 3)
-    assert zhan["share"] == pytest.approx(3 / 6)
+    # of case 1 and one made on 1 October of September's case 8 (a follow counts in the month it was made)
+    assert (zhan["reports"], zhan["merged"], zhan["follows"], zhan["confirmed"]) == (4, 1, 3, 4)
+    assert zhan["share"] == pytest.approx(4 / 7)
     # 八大关站: cases 3, 4, 5, 11 — 1 follow in October
     assert (bada["reports"], bada["merged"], bada["follows"], bada["confirmed"]) == (4, 0, 1, 1)
     assert [r["name"] for r in got["station"]] == ["湛山站", "八大关站"]  # most confirmed first
-    assert by_name(got["subdistrict"])["香港中路街道"]["confirmed"] == 4
+    assert by_name(got["subdistrict"])["香港中路街道"]["confirmed"] == 5
     city = got["city"][0]
-    # the city row also holds case 12 (no station) — 9 reports, 1 merged, 3 follows
-    assert (city["reports"], city["merged"], city["follows"], city["confirmed"]) == (9, 1, 3, 4)
+    # the city row also holds case 12 (no station) — 9 reports, 1 merged, 4 follows
+    assert (city["reports"], city["merged"], city["follows"], city["confirmed"]) == (9, 1, 4, 5)
     empty = E.confirmed_duplicates(con, city_id=CITY, month="2026-07")
     assert empty["station"] == [] and empty["city"][0]["confirmed"] == 0 and empty["city"][0]["share"] is None

@@ -73,6 +73,9 @@ def test_bad_queries_are_told_not_failed(client, november):
         assert r.status_code in (200, 403), query
     assert "月份格式" in page(client, c, "subdistrict_sup", "?month=abc").content.decode()
     assert page(client, c, "subdistrict_sup", "?under=370203").status_code == 403  # 市北区 is not his
+    # a month the evaluation cannot take (before 1900) is told on the page and not found as a bulletin
+    assert "月份超出范围" in page(client, c, "subdistrict_sup", "?month=1899-12").content.decode()
+    assert client.get(URL + "bulletin/1899-12.xlsx").status_code == 404
 
 
 def test_units_are_sent_to_their_console_and_citizens_to_sign_in(client, november):

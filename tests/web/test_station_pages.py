@@ -320,6 +320,27 @@ def test_the_console_finds_the_whole_queues_duplicates_in_a_fixed_number_of_quer
     assert any(together.values())  # the street's garbage and ads reports offer each other
 
 
+def test_the_batched_offers_keep_each_cases_own_pool_when_the_pool_is_capped(small_city, monkeypatch):
+    """With the pool capped (here 2 open cases per queued case), each case still gets the newest others of its own
+    box — as it would alone."""
+    import datetime as dt
+
+    from cogov import clock
+    from cogov.cases import selectors
+
+    monkeypatch.setattr(selectors, "DUPLICATE_POOL", 2)
+    cases = []
+    for i in range(5):
+        cases.append(report(small_city, point=(ON_STREET[0], ON_STREET[1] + i * 0.00005)))
+        clock.freeze(clock.now() + dt.timedelta(minutes=20))
+    actor = small_city.actor("station_a")
+    together = selectors.cases_duplicates_near(actor, cases, threshold=0.0)
+    for case in cases:
+        alone = selectors.case_duplicates_near(actor, case, threshold=0.0)
+        assert [c.pk for c, _m, _s in together[case.pk]] == [c.pk for c, _m, _s in alone]
+        assert len(alone) == 2 and case.pk not in {c.pk for c, _m, _s in alone}
+
+
 def test_follows_and_merges_show_as_confirmed_duplicates(client, small_city):
     """我也遇到了 on the citizen page and a merge are both a confirmed duplicate: the console shows the follows on
     the queued case, the case page counts both and links the merged report."""

@@ -18,7 +18,7 @@ from cogov.geo import selectors as geo
 from cogov.geo.models import City, Unit
 from cogov.intake import idempotency, ratelimit
 from cogov.people.auth import person_for_token
-from cogov.people.permissions import Actor, actor_for, roles_on_case
+from cogov.people.permissions import Actor, actor_for, area_paths, roles_on_case
 
 router = Router()
 
@@ -386,16 +386,14 @@ class SharesOut(Schema):
 def level_shares(request, under: str | None = None):
     """Of closed cases (in the caller's area), the shares closed without leaving the community / sub-district."""
     actor, city = _actor(request, required=True)
-    paths = [g.scope_path for g in actor.grants if g.role.endswith("supervisor") or g.role in ("admin",
-                                                                                             "station_head")]
-    if not actor.grants or not (paths or "admin" in actor.roles):
+    paths = area_paths(actor)
+    if paths is None:
         raise DomainError("forbidden", "仅监管人员可查看", status=403)
     if under:
         unit = Unit.objects.filter(city=city, code=under).first()
         if unit is None:
             raise DomainError("unknown_unit", f"辖区单元 {under} 不存在", status=404)
-        if "admin" not in actor.roles and not any(unit.path.startswith(p) for p in paths if p) and any(paths):
+        if not any(unit.path.startswith(p) for p in paths):
             raise DomainError("forbidden", "超出您的管辖范围", status=403)
         return selectors.level_shares(city.pk, under_path=unit.path)
-    scope = "" if "admin" in actor.roles or "" in paths else min(paths, key=len)
-    return selectors.level_shares(city.pk, under_path=scope)
+    return selectors.level_shares(city.pk, under_paths=paths)

@@ -46,14 +46,22 @@ def category_list(city_id: int, *, active_only: bool = True) -> QuerySet[Categor
     return qs.filter(active=True) if active_only else qs
 
 
-def level_shares(city_id: int, *, under_path: str = "", closed_from=None, closed_to=None) -> dict:
+def level_shares(city_id: int, *, under_path: str = "", under_paths=(), closed_from=None, closed_to=None) -> dict:
     """小事不出社区、大事不出街道: of closed cases, the share never escalated past the community / sub-district.
 
-    ``closed_from`` / ``closed_to`` (aware datetimes, the end excluded) keep the cases closed in that period.
+    ``under_path`` keeps the cases under one unit path, ``under_paths`` those under any of several (an empty path:
+    the whole city); ``closed_from`` / ``closed_to`` (aware datetimes, the end excluded) keep the cases closed
+    in that period.
     """
     qs = Case.objects.filter(city_id=city_id, state="closed")
     if under_path:
         qs = qs.filter(unit_path__startswith=under_path)
+    paths = list(under_paths)
+    if paths and "" not in paths:
+        within = Q(pk__in=[])
+        for path in paths:
+            within |= Q(unit_path__startswith=path)
+        qs = qs.filter(within)
     if closed_from is not None:
         qs = qs.filter(closed_at__gte=closed_from)
     if closed_to is not None:

@@ -124,6 +124,20 @@ def role_for_action(actor: Actor, case, action: str, *, allowed: tuple[str, ...]
     )
 
 
+def area_paths(actor: Actor) -> list[str] | None:
+    """The unit paths of the areas whose statistics ``actor`` may read (station heads and supervisors: their
+    grants' areas; ``[""]``: the whole city, for an admin or a city supervisor without an area); None when the
+    actor holds no such role. A path inside another of the actor's paths is dropped (it adds nothing)."""
+    if actor.system or any(g.role == "admin" or (g.role == "city_supervisor" and not g.scope_path)
+                           for g in actor.grants):
+        return [""]
+    grants = [g for g in actor.grants if g.role in AREA_ROLES]
+    if not grants:
+        return None
+    paths = sorted({g.scope_path for g in grants if g.scope_path})  # an area without a path is no area
+    return [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+
+
 def visible_cases(actor: Actor) -> Q:
     """A filter for the cases ``actor`` may see (use with Case.objects.filter(city_id=…))."""
     if actor.system or any(g.role == "admin" for g in actor.grants):

@@ -266,3 +266,21 @@ def test_a_unit_returning_a_case_is_told_it_succeeded(client, small_city, tokens
     case.refresh_from_db()
     assert case.state == "accepted" and case.return_count == 1  # the return happened …
     assert r.status_code == 200, r.json()  # … so the answer must not say "not found"
+
+
+def test_level_shares_cover_every_area_of_the_caller(contract, small_city, tokens):
+    """A station head of two stations reads the shares of both (not only of one of them)."""
+    from cogov.cases.models import Case
+    from cogov.people.models import RoleAssignment
+    from cogov.people.services import role_assign
+
+    head = small_city.people["station_a"]
+    a = RoleAssignment.objects.get(person=head, role="station_head")
+    role_assign(person=head, role="station_head", scope_unit=small_city.units["37020200100201"])
+    mine = [report(small_city, "citizen"), report(small_city, "citizen", point=IN_B_COMMUNITY)]
+    Case.objects.filter(pk__in=[c.pk for c in mine]).update(state="closed", max_level="community")
+    assert {c.station_id for c in Case.objects.filter(pk__in=[c.pk for c in mine])} == {
+        a.scope_unit_id, small_city.units["37020200100201"].pk}
+    body = contract.get(LEVELS, expect=200, token=tokens["station_a"]).json()
+    assert (body["closed"], body["closed_in_community"], body["community_share"]) == (2, 2, 1.0)
+    contract.verify()

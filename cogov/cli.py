@@ -20,6 +20,31 @@ def _setup(data_dir: str | None = None) -> None:
     Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
 
 
+def setup_existing(data_dir: str | None = None) -> str:
+    """Set up Django on a database that must already be there, for a command that only reads it (the insight
+    commands): "" when it is ready, else a message saying what to do. Creates nothing (no data directory, no
+    empty SQLite file)."""
+    if data_dir:
+        os.environ["COGOV_DATA_DIR"] = str(Path(data_dir).resolve())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cogov.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import DatabaseError, connection
+
+    hint = "（先运行 cogov serve 或 cogov demo；演示城市在 .cogov-demo：加 --data .cogov-demo）"
+    if connection.vendor == "sqlite" and not Path(settings.DATABASES["default"]["NAME"]).is_file():
+        return f"数据目录 {settings.DATA_DIR} 中没有数据库" + hint
+    try:
+        tables = set(connection.introspection.table_names())
+    except DatabaseError as e:
+        return f"无法读取数据库：{e}"
+    if not {"geo_city", "cases_case"} <= tables:
+        return f"数据库尚未初始化（数据目录 {settings.DATA_DIR}）" + hint
+    return ""
+
+
 def _migrate(verbose: bool = False) -> None:
     from django.core.management import call_command
 

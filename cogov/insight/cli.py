@@ -79,9 +79,11 @@ def cmd_train(args) -> int:
         source = f"csv:{Path(args.csv).name} text={','.join(cols)} label={args.label}"
         print(f"读取 {len(rows)} 行，{len(texts)} 行可用于训练" + (f"（跳过 {skipped} 行：文本或类别为空）" if skipped else ""))
     else:
-        from cogov.cli import _setup
+        from cogov.cli import setup_existing
 
-        _setup(args.data)
+        problem = setup_existing(args.data)
+        if problem:
+            return _err(problem)
         from cogov.geo.models import City
         from cogov.insight.selectors import category_words, closed_case_texts
 

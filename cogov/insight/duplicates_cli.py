@@ -231,9 +231,11 @@ def cmd_duplicates(args) -> int:
         return _err("--threshold 必须在 0 到 1 之间")
     if not args.c > 0:
         return _err("--c 必须大于 0")
-    from cogov.cli import _setup
+    from cogov.cli import setup_existing
 
-    _setup(args.data)
+    problem = setup_existing(args.data)
+    if problem:
+        return _err(problem)
     from django.conf import settings
 
     from cogov.geo.models import City

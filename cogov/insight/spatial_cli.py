@@ -83,6 +83,8 @@ def _run(args, work) -> int:
     since = since or until - dt.timedelta(days=56)
     if since >= until:
         return _err("--since 应早于 --until")
+    if getattr(args, "top", 1) < 1:
+        return _err("--top 至少为 1")
     opened = open_for_command(args)
     if isinstance(opened, str):
         return _err(opened)
@@ -91,6 +93,10 @@ def _run(args, work) -> int:
         station = _station(con, city_id, getattr(args, "station", None))
         if isinstance(station, str):
             return _err(station)
+        code = getattr(args, "category", None)
+        if code and not con.execute("SELECT 1 FROM cases WHERE city_id = ? AND category_code = ? LIMIT 1",
+                                    [city_id, code]).fetchone():
+            return _err(f"类别 {code} 没有任何案件（请用类别编码，如 06010）")
         return work(con, city_id, since, until, station)
     except ValueError as e:
         return _err(str(e))

@@ -25,9 +25,11 @@ def cmd_export(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return fail(f"{out} 不是目录")
-    from cogov.cli import _setup
+    from cogov.cli import setup_existing
 
-    _setup(args.data)
+    problem = setup_existing(args.data)
+    if problem:
+        return fail(problem)
     from cogov.geo.models import City
     from cogov.insight import store
 
@@ -82,9 +84,11 @@ def open_for_command(args):
         if row is None:
             return f"导出目录 {args.parquet} 中没有案件"
         return con, row[0], getattr(args, "city_name", None) or "本市"
-    from cogov.cli import _setup
+    from cogov.cli import setup_existing
 
-    _setup(args.data)
+    problem = setup_existing(args.data)
+    if problem:
+        return problem
     from cogov.geo.models import City
 
     city = City.objects.filter(code=args.city).first()

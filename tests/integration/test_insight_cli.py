@@ -4,6 +4,7 @@ city's own closed cases."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,21 @@ def test_train_from_the_citys_closed_cases_and_suggest(small_city, tmp_path, set
     assert C.suggest_categories("路灯不亮", city_id=c.city.pk + 1000) == []
     settings.COGOV_INSIGHT_MODEL = ""
     assert C.suggest_categories("路灯不亮", city_id=c.city.pk) == []
+
+
+@pytest.mark.parametrize("argv", [["hotspots", "--top", "5"], ["duplicates", "--eval"], ["export", "--out", "x"],
+                                  ["train", "--out", "m.npz"]])
+def test_a_command_on_a_data_directory_without_a_database_says_so_and_creates_nothing(tmp_path, argv):
+    """`cogov insight …` before any `cogov serve` or `cogov demo` (or with a mistyped --data): a message that says
+    what to do, exit 2, no traceback — and no empty data directory or database file left behind."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nowhere"
+    env = {k: v for k, v in os.environ.items() if k not in ("COGOV_DATABASE_URL", "COGOV_DATA_DIR",
+                                                            "DJANGO_SETTINGS_MODULE")}
+    done = subprocess.run([sys.executable, "-m", "cogov", "insight", *argv, "--data", str(missing)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "中没有数据库" in done.stderr and "--data .cogov-demo" in done.stderr
+    assert "Traceback" not in done.stderr and not missing.exists()

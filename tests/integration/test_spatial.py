@@ -252,7 +252,9 @@ def test_cli_reads_an_export_and_prints_chinese_tables(con, tmp_path, capsys):
     for argv in (["insight", "hotspots", "--parquet", p, "--since", "2026-13-01"],
                  ["insight", "hotspots", "--parquet", p, "--since", "2026-03-01", "--until", "2026-02-01"],
                  ["insight", "patrol", "--parquet", p, "--station", "无此站"],
-                 ["insight", "warnings", "--parquet", str(tmp_path / "nothing")]):
+                 ["insight", "warnings", "--parquet", str(tmp_path / "nothing")],
+                 ["insight", "hotspots", "--parquet", p, "--top", "-3"],
+                 ["insight", "recurrence", "--parquet", p, "--category", "ZZZ"]):
         code, _, err = _cli(argv, capsys)
         assert code == 2 and err.startswith("错误：")
 

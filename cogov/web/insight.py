@@ -65,6 +65,24 @@ def ends(rows: list[dict], n: int = 10) -> list[dict]:
     return rows if len(rows) <= 2 * n else rows[:n] + [{"gap": len(rows) - 2 * n}] + rows[-n:]
 
 
+def against_the_city(con, city_id: int, cells: list[dict], patrol: list[dict], stations: set, *, since, until,
+                     category, week_start) -> tuple[list[dict], list[dict]]:
+    """An area's hotspots and patrol list judged against the whole city, shown for the area only.
+
+    Gi* compares a cell with the study area: computed on a sub-district alone, a street that is the city's
+    busiest is "ordinary" when its whole sub-district is busy, and a quiet area's small cluster is "hot". So the
+    significance (z, p, level) and the patrol places come from the city's cases, and only the area's own cells
+    whose cases are mostly the area's, ``cells``) and stations are kept, each cell with the area's own count — no
+    figure of another area is shown. A border cell with most of its cases next door is the neighbour's place."""
+    with live.scoped(con, []) as everything:
+        city = spatial.hotspots(everything, city_id=city_id, since=since, until=until, category_code=category)
+        city_patrol = spatial.patrol_list(everything, city_id=city_id, week_start=week_start)
+    own = {c["cell"]: c for c in cells}
+    judged = [{**c, "count": own[c["cell"]]["count"], "total": own[c["cell"]].get("total", c.get("total"))}
+              for c in city if c["cell"] in own and 2 * own[c["cell"]]["count"] >= c["count"]]
+    return judged, [p for p in city_patrol if p.get("station_id") in stations]
+
+
 def _paths(scope: stats.Scope) -> list[str]:
     return [] if scope.whole_city else [a.path for a in scope.areas]
 
@@ -131,6 +149,10 @@ def insight(request):
         patrol = spatial.patrol_list(cur, city_id=actor.city_id, week_start=week_start)
         ranking = evaluation.monthly(cur, city_id=actor.city_id, month=month)
         confirmed = evaluation.confirmed_duplicates(cur, city_id=actor.city_id, month=month)
+        mine_stations = {r[0] for r in cur.execute("SELECT DISTINCT station_id FROM cases").fetchall()}
+    if not scope.whole_city:
+        cells, patrol = against_the_city(con, actor.city_id, cells, patrol, mine_stations,
+                                         since=since, until=until, category=cat, week_start=week_start)
 
     hot = [c for c in cells if c.get("level", "ns") != "ns"]
     shapes = stats.map_shapes(scope)

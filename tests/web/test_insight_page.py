@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import h3
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -120,3 +121,36 @@ def test_follows_and_merges_count_as_confirmed_duplicates(client, november):
     rows = {row["name"]: row["follows"] for row in r.context["confirmed_rows"]}
     assert sorted(rows.values()) == [1, 2] and not any("华阳路" in name for name in rows)
     assert 'id="table-confirmed"' in r.content.decode()
+
+
+def test_an_areas_hotspots_are_judged_against_the_city_and_show_only_its_own_cells(client, november):
+    """Gi* of a sub-district alone would call its busiest street ordinary when the whole sub-district is busy:
+    the page judges the area's cells against the city, keeps only the area's cells (with its own counts) and the
+    patrol places of its own stations."""
+    import datetime as dt
+
+    from cogov.insight import spatial
+    from cogov.web import insight as page_view
+
+    c, _mine, north = november
+    r = page(client, c, "subdistrict_sup", "?month=2026-11")
+    assert r.status_code == 200
+    con, _as_of = live.store_for(c.city.pk)
+    since, until = dt.datetime(2026, 8, 1), dt.datetime(2026, 11, 27)
+    sub = c.units["370202001"]
+    with live.scoped(con, [sub.path]) as cur:
+        own = spatial.hotspots(cur, city_id=c.city.pk, since=since, until=until)
+        stations = {row[0] for row in cur.execute("SELECT DISTINCT station_id FROM cases").fetchall()}
+    with live.scoped(con, []) as cur:
+        city = {row["cell"]: row for row in spatial.hotspots(cur, city_id=c.city.pk, since=since, until=until)}
+    judged, patrol = page_view.against_the_city(con, c.city.pk, own, [], stations, since=since, until=until,
+                                                category=None, week_start=dt.date(2026, 11, 30))
+    mostly_own = {row["cell"] for row in own if 2 * row["count"] >= city[row["cell"]]["count"]}
+    assert mostly_own and {row["cell"] for row in judged} == mostly_own
+    by_cell = {row["cell"]: row for row in own}
+    for row in judged:
+        assert row["count"] == by_cell[row["cell"]]["count"]  # the area's own count
+        assert (row["gi_z"], row["level"]) == (city[row["cell"]]["gi_z"], city[row["cell"]]["level"])  # the city's
+    north_cell = h3.latlng_to_cell(north.lat, north.lon, 9)
+    assert north_cell in city and north_cell not in {row["cell"] for row in judged}
+    assert all(p["station_id"] in stations for p in patrol)

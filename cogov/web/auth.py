@@ -42,12 +42,18 @@ def actor_of(request: HttpRequest) -> Actor | None:
 
 
 def staff_required(view):
-    """Send a visitor without a staff role now to the staff sign-in page (then back)."""
+    """Send a visitor who is not signed in to the staff sign-in page (then back); a signed-in citizen (no staff
+    role now) to his own reports, told why — not back to a sign-in page that would look as if it had failed."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         actor = actor_of(request)
-        if actor is None or not (actor.roles & STAFF_ROLES):
+        if actor is not None and not (actor.roles & STAFF_ROLES):
+            from django.contrib import messages
+
+            messages.info(request, _("工作台仅供工作人员使用；您上报的案件在「我的上报」。"))
+            return redirect("citizen-my")
+        if actor is None:
             return redirect(f"{settings.LOGIN_URL}?next={request.get_full_path()}")
         return view(request, *args, **kwargs)
 

@@ -153,7 +153,9 @@ def test_who_may_open_the_dashboard(client, city):
     c = city
     assert client.get(URL).status_code == 302  # signed out → sign-in
     client.force_login(c.people["citizen"])
-    assert client.get(URL)["Location"].startswith("/login/")
+    r = client.get(URL)  # a signed-in citizen: to his own reports, told why (not a sign-in page again)
+    assert r["Location"] == "/my/"
+    assert "工作台仅供工作人员使用" in client.get("/my/").content.decode()
     client.force_login(c.people["sanitation_crew"])
     assert client.get(URL)["Location"] == "/work/unit/"
     client.force_login(c.people["building_head"])

@@ -216,12 +216,12 @@ def test_garbage_case_numbers_are_404(client, small_city):
     assert client.get("/work/cases/1/act/accept").status_code == 302  # a GET goes to the page
 
 
-def test_citizen_without_staff_role_is_sent_to_sign_in(client, small_city):
+def test_citizen_without_staff_role_is_sent_to_his_own_reports(client, small_city):
     case = report(small_city, who="citizen")
     r = login(client, small_city, "citizen").get(url(case))
-    assert r.status_code == 302 and r["Location"].startswith("/login/")
+    assert r.status_code == 302 and r["Location"] == "/my/"
     r = client.post(url(case, "comment"), {"text": "hi"})
-    assert r.status_code == 302 and r["Location"].startswith("/login/")
+    assert r.status_code == 302 and r["Location"] == "/my/"
     assert not CaseEvent.objects.filter(case=case, action="comment").exists()
 
 
@@ -230,7 +230,7 @@ def test_citizen_without_staff_role_is_sent_to_sign_in(client, small_city):
     ("street_head", "/work/head/"),
     ("sanitation_crew", "/work/unit/"),
     ("district_sup", "/work/dashboard/"),
-    ("citizen", "/login/?next=/work/"),
+    ("citizen", "/my/"),
 ])
 def test_work_sends_each_person_to_the_page_of_their_role(client, small_city, who, where):
     r = login(client, small_city, who).get("/work/")

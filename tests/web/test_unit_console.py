@@ -158,7 +158,7 @@ def test_only_unit_staff_use_the_console(client, small_city):
     c = small_city
     assert client.get(URL)["Location"].startswith("/login/")
     client.force_login(c.people["citizen"])
-    assert client.get(URL)["Location"].startswith("/login/")
+    assert client.get(URL)["Location"] == "/my/"
     client.force_login(c.people["subdistrict_sup"])
     assert client.get(URL)["Location"] == "/work/dashboard/"
     client.force_login(c.people["building_head"])

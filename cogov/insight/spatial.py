@@ -566,7 +566,7 @@ def patrol_list(con, *, city_id: int, week_start, station_id: int | None = None,
             p = place(r["cell"], r)
             p["reasons"].append("hotspot")
             level = H.LEVEL_NAMES[r["level"]]
-            p["texts"].append(f"热点：近{weeks}周 {r['count']} 件，Gi* z={r['gi_z']:.1f}（{level}）")
+            p["texts"].append(f"{level}：近{weeks}周 {r['count']} 件，Gi* z={r['gi_z']:.1f}")
             p["score"] += _evidence(r["p_value"])
             p["count"] = r["count"]
     best_recurrence: dict[str, float] = {}

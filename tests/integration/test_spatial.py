@@ -211,7 +211,7 @@ def test_patrol_list_names_stations_places_reasons_and_times(con):
     east = [r for r in rows if r["station_id"] == EAST]
     assert west and east and all(r["station_name"] == "八大峡服务站" for r in west)
     hot = next(r for r in west if r["cell"] == _cell(HOT, 9))
-    assert "hotspot" in hot["reasons"] and hot["reason_text"].startswith("热点：近8周")
+    assert "hotspot" in hot["reasons"] and hot["reason_text"].startswith("热点（99%）：近8周")
     assert hot["zone_name"] == "团岛片区"
     assert hot["when"] == "周三 09:00–11:00" and hot["time_basis"] == "本格" and hot["rank"] == 1
     assert (hot["weekday"], hot["start_hour"], hot["end_hour"]) == (2, 9, 11)

@@ -868,6 +868,11 @@ class People:
         )
 
 
+#: Small problems of different kinds that pile up in a neglected lane (``Year._broken_windows``): 暴露垃圾,
+#: 乱张贴小广告, 乱堆物堆料, 乱晾晒, 非机动车乱停放, 店外经营 (GB/T 47678.5 matters of majors 06, 07, 09).
+BROKEN_WINDOW_KINDS = ("06010", "07001", "06036", "06007", "09010", "09005")
+
+
 @dataclass
 class Plan:
     """One report to be: when, what, where, by whom, and how its story goes."""
@@ -898,6 +903,7 @@ class Year:
         self.t = territory
         self.p = people
         self.rng = np.random.default_rng([seed, 7])
+        self.seed = seed
         self.scale = scale
         self.now = now
         # the sweep ran until half a day ago: the demo's own worker finds overdue cases to raise at once
@@ -952,6 +958,44 @@ class Year:
         plans += self._duplicates(plans)
         plans.sort(key=lambda pl: pl.at)
         self._flows(plans)
+        planted = self._broken_windows(today)
+        if planted:
+            plans = sorted(plans + planted, key=lambda pl: pl.at)
+        return plans
+
+    def _broken_windows(self, today: dt.date) -> list[Plan]:
+        """破窗: in a few back lanes (streets that are not hot spots) small problems of different kinds — a pile, a
+        poster, clutter, washing, bikes, goods outside a shop — are reported more and more often over the last
+        two weeks and left where the station accepted them (nobody dispatched), none in the two weeks before:
+        what the broken-window warning is for. One cluster within ~20 m; kinds all different (they are not one
+        problem reported twice). Own random stream ``[seed, 11]``: the rest of the planning does not move."""
+        rng = np.random.default_rng([self.seed, 11])
+        by_code = {c.code: c for c, *_ in self.mix}
+        kinds = [by_code[c] for c in BROKEN_WINDOW_KINDS if c in by_code]
+        hot = {id(s) for s in self.t.hot_streets}
+        lanes = [s for s in self.t.streets if id(s) not in hot]
+        if len(kinds) < 4 or not lanes:
+            return []
+        plans = []
+        for k in rng.permutation(len(lanes))[: max(2, round(3 * self.scale))].tolist():
+            lane = lanes[k]
+            lon, lat = points_in(lane.geometry, 1, rng)[0]
+            n = len(kinds)
+            # rising: the i-th of the n reports is (1 − √((i + 1) / n)) of 12 days before yesterday — ever closer
+            for i, kind in enumerate(rng.permutation(kinds).tolist()):
+                days_ago = 1 + int(12 * (1 - ((i + 1) / n) ** 0.5))
+                at = dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(), LOCAL) + dt.timedelta(
+                    hours=float(rng.uniform(8, 18)))
+                at = at.astimezone(dt.UTC)
+                if at >= self.now:
+                    continue
+                jitter = rng.normal(0, 8, 2) / np.array([111_320 * math.cos(math.radians(lat)), 110_540])
+                point = (float(lon + jitter[0]), float(lat + jitter[1]))
+                located = self.facts.index.locate(*point)
+                if "district" not in located:
+                    continue
+                plans.append(Plan(at=at, source="citizen", category=kind, spot=lane, point=point, located=located,
+                                  stop="accepted"))
         return plans
 
     def _day_weight(self, day: dt.date) -> float:

@@ -494,3 +494,14 @@ def test_people_follow_open_cases_instead_of_reporting_again(demo):
         assert moderation == "ok" and state not in ("not_accepted", "merged")
         assert when(accepted) <= when(at) and (closed is None or when(at) <= when(closed)), case_id
         assert person is None or person != reporter
+
+
+def test_the_demo_has_lanes_for_the_broken_window_warning(demo):
+    """破窗预警: the demo plants back lanes where small problems of different kinds pile up, open, over the last two
+    weeks — the warning finds them (the data-analysis page's section is not empty in the demo)."""
+    import re
+
+    done = demo.cogov("insight", "warnings")
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r"破窗预警 (\d+) 处", done.stdout)
+    assert found and int(found.group(1)) >= 1, done.stdout[-1500:]

@@ -51,12 +51,63 @@ def _domain_error(request, exc: DomainError):
     return response
 
 
+#: pydantic's error types in Chinese (the API's first language); ``{…}`` are filled from the error's context.
+#: A type not listed keeps pydantic's own (English) message.
+ERROR_TEXTS = {
+    "missing": "缺少此项",
+    "extra_forbidden": "不允许的字段",
+    "string_type": "应为文本",
+    "string_too_short": "太短（至少 {min_length} 个字符）",
+    "string_too_long": "太长（最多 {max_length} 个字符）",
+    "string_pattern_mismatch": "格式不对",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "list_type": "应为列表",
+    "too_long": "太多（最多 {max_length} 项）",
+    "too_short": "太少（至少 {min_length} 项）",
+    "dict_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "json_invalid": "不是有效的 JSON",
+    "datetime_type": "应为日期时间",
+    "datetime_parsing": "日期时间格式不对（例如 2026-11-26T09:30:00+08:00）",
+    "datetime_from_date_parsing": "日期时间格式不对（例如 2026-11-26T09:30:00+08:00）",
+    "date_parsing": "日期格式不对（例如 2026-11-26）",
+    "date_from_datetime_parsing": "日期格式不对（例如 2026-11-26）",
+    "value_error": "{error}",
+}
+
+
+def error_text(err: dict) -> str:
+    """One validation error as Chinese text (pydantic's message when its type is not in ``ERROR_TEXTS``)."""
+    text = ERROR_TEXTS.get(err.get("type", ""))
+    if text is None:
+        return str(err.get("msg", ""))
+    ctx = dict(err.get("ctx") or {})
+    if isinstance(ctx.get("expected"), str):  # "'normal', 'urgent' or 'emergency'" → 'normal'、'urgent'、'emergency'
+        ctx["expected"] = ctx["expected"].replace(" or ", "、").replace(", ", "、")
+    try:
+        return text.format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return str(err.get("msg", ""))
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
     fields = []
     for err in exc.errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query", "path", "file")]
-        fields.append({"field": ".".join(loc), "message": str(err.get("msg", "")), "type": err.get("type", "")})
+        fields.append({"field": ".".join(loc), "message": error_text(err), "type": err.get("type", "")})
     summary = "；".join(f"{f['field'] or '请求体'}：{f['message']}" for f in fields[:5])
     return api.create_response(
         request, {"code": "invalid_request", "message": f"请求无效：{summary}", "detail": {"errors": fields}},

@@ -111,19 +111,20 @@ def test_reports(contract, small_city, tokens):
                                                                             "source": "head"})
     assert r.json()["routing_reasons"]  # staff in scope see how it was routed
 
-    for body, status, code in [
-        ({**here, "lon": OUTSIDE_CITY[0], "lat": OUTSIDE_CITY[1]}, 400, "outside_city"),
-        ({**here, "category_id": 999999}, 400, "unknown_category"),
-        ({**here, "role": "station_head"}, 403, "role_not_allowed"),  # anonymous, claiming a post
-        ({**here, "colour": "red"}, 422, "invalid_request"),
-        ({**here, "lon": "east"}, 422, "invalid_request"),
-        ({**here, "lat": 91}, 422, "invalid_request"),
-        ({**here, "urgency": "whenever"}, 422, "invalid_request"),
-        ({**here, "contact_phone": "12345"}, 422, "invalid_request"),
-        ({"lon": ON_STREET[0], "lat": ON_STREET[1]}, 422, "invalid_request"),
+    for body, status, code, says in [
+        ({**here, "lon": OUTSIDE_CITY[0], "lat": OUTSIDE_CITY[1]}, 400, "outside_city", ""),
+        ({**here, "category_id": 999999}, 400, "unknown_category", ""),
+        ({**here, "role": "station_head"}, 403, "role_not_allowed", ""),  # anonymous, claiming a post
+        ({**here, "colour": "red"}, 422, "invalid_request", "colour：不允许的字段"),
+        ({**here, "lon": "east"}, 422, "invalid_request", "lon：应为数字"),
+        ({**here, "lat": 91}, 422, "invalid_request", "lat：应不大于 90"),
+        ({**here, "urgency": "whenever"}, 422, "invalid_request", "urgency：应为以下之一"),
+        ({**here, "contact_phone": "12345"}, 422, "invalid_request", "contact_phone："),
+        ({"lon": ON_STREET[0], "lat": ON_STREET[1]}, 422, "invalid_request", "category_id：缺少此项"),
     ]:
         r = contract.post(CASES, expect=status, body=body)
         assert r.json()["code"] == code, (body, r.content)
+        assert says in r.json()["message"], (body, r.json()["message"])  # in Chinese, naming the field
     r = contract.post(CASES, expect=403, token=tokens["citizen"], body={**here, "role": "station_head"})
     assert r.json()["code"] == "role_not_allowed"
     contract.post(CASES, expect=401, token=BAD_TOKEN, body=here)

@@ -57,17 +57,21 @@ def cmd_evaluate(args) -> int:
     from cogov.insight import bulletin as B
     from cogov.insight import evaluation as E
 
+    if args.top is not None and args.top < 1:
+        return _err("--top 至少为 1")
     got = _evaluate(args)
     if isinstance(got, str):
         return _err(got)
     result, city_name = got
     rows = result[args.level]
     name = B.LEVEL_NAMES[args.level]
-    print(f"{city_name} {args.month} {name}排名（{len(rows)} 个有案件）")
+    shown = rows if args.top is None else rows[:args.top]
+    print(f"{city_name} {args.month} {name}排名（{len(rows)} 个有案件" +
+          (f"，显示前 {len(shown)} 个；--csv 写出全部" if len(shown) < len(rows) else "") + "）")
     if rows:
         print(f"{'排名':>4}  {'名称':<18}{'案件':>6}{'响应率':>8}{'解决率':>8}{'满意率':>8}{'按期率':>8}"
               f"{'返工率':>8}{'退回':>5}{'升级':>5}{'得分':>7}{'上月':>7}")
-    for r in rows:
+    for r in shown:
         print(f"{_fmt(r['rank'], 'int'):>4}  {r['name'][:16]:<18}{r['cases']:>6}"
               f"{_fmt(r['response_rate'], 'pct'):>9}{_fmt(r['resolution_rate'], 'pct'):>9}"
               f"{_fmt(r['satisfaction_rate'], 'pct'):>9}{_fmt(r['ontime_rate'], 'pct'):>9}"
@@ -125,6 +129,7 @@ def add_commands(isub, common) -> None:
     e.add_argument("--level", choices=LEVEL_CHOICES, default="unit",
                    help="层级：unit 专业单位（默认）、station 服务站、community 社区、subdistrict 街道")
     e.add_argument("--csv", help="把该层级的排名写入 CSV（UTF-8 带 BOM）")
+    e.add_argument("--top", type=int, help="只打印前几名（默认全部；CSV 总是全部）")
     e.set_defaults(func=cmd_evaluate)
 
     b = isub.add_parser("bulletin", help="生成月度通报（XLSX 与 PDF）")

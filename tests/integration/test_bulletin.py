@@ -370,3 +370,9 @@ def test_command_on_the_small_citys_case_loop(small_city, tmp_path, capsys):
     assert "月份格式应为 YYYY-MM" in capsys.readouterr().err
     assert cogov("insight", "evaluate", "--month", month, "--city", "9999") == 2
     assert "城市 9999 不存在" in capsys.readouterr().err
+    capsys.readouterr()
+    assert cogov("insight", "evaluate", "--month", month, "--top", "1") == 0  # the printed table only
+    out = capsys.readouterr().out
+    assert "显示前 1 个" in out and "市南区环卫所" in out and "湛山物业" not in out
+    assert cogov("insight", "evaluate", "--month", month, "--top", "0") == 2
+    assert "--top 至少为 1" in capsys.readouterr().err

@@ -59,6 +59,11 @@ def test_supervisor_sees_the_analyses_of_his_area_only(client, november):
     period = r.context["period"]
     assert period.kind == "90d" and (period.last_day - period.first_day).days == 89
     assert sum(n for _code, _name, n in r.context["categories"]) == 4
+    # a category filter: the sections it does not apply to say so
+    code = r.context["categories"][0][0]
+    assert "不受上面的类别筛选影响" not in html
+    filtered = page(client, c, "subdistrict_sup", f"?month=2026-11&category={code}").content.decode()
+    assert filtered.count("不受上面的类别筛选影响") == 2
     # the city supervisor counts the north case too
     everyone = page(client, c, "city_sup", "?period=custom&from=2026-11-01&to=2026-11-30&month=2026-11")
     assert sum(n for _code, _name, n in everyone.context["categories"]) == 5

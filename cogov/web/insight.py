@@ -44,6 +44,24 @@ def place_name(row: dict) -> str:
     return " · ".join(x for x in (near, station) if x) or "—"
 
 
+def with_places(rows: list[dict]) -> list[dict]:
+    """The rows with ``place`` (``place_name``); where two different cells of a table read alike (one street, one
+    station), each gets its number among them — 「银川中路 · 中云站（第 2 格）」 — so that the rows do not look
+    like one place listed twice (the map shows where each cell is)."""
+    cells_of: dict[str, list[str]] = {}
+    for r in rows:
+        cells = cells_of.setdefault(place_name(r), [])
+        if r.get("cell") not in cells:
+            cells.append(r.get("cell"))
+    out = []
+    for r in rows:
+        name = place_name(r)
+        cells = cells_of[name]
+        out.append({**r, "place": name if len(cells) == 1 else
+                    _("%(place)s（第 %(n)d 格）") % {"place": name, "n": cells.index(r.get("cell")) + 1}})
+    return out
+
+
 def close_up(rings: list, margin: float = 0.15, least: float = 0.01, share: float = 0.8) -> tuple | None:
     """The box (min lon, min lat, max lon, max lat) around the middle ``share`` of the cells (by their centres,
     on each axis), with a margin: the map shows where most hotspots are, not a city-wide outline with specks on
@@ -165,7 +183,7 @@ def insight(request):
         areas.append(charts.MapArea(
             _("热点") if c["level"].startswith("hot") else _("冷点"), [ring], None,
             note=_("%(n)d 件，z=%(z).2f") % {"n": c["count"], "z": c["gi_z"]}, fill=LEVEL_FILL.get(c["level"], "")))
-    hot_rows = [{**c, "place": place_name(c)} for c in hot if c["level"].startswith("hot")][:20]
+    hot_rows = with_places([c for c in hot if c["level"].startswith("hot")][:20])
 
     counts = hours["counts"]
     marked = [[lvl.startswith("hot") for lvl in row] for row in hours["level"]]
@@ -192,9 +210,9 @@ def insight(request):
             ident="chart-hours", empty_text=_("暂无数据"))),
         "hour_rows": [(str(WEEKDAYS[d]), h, n) for n, d, h in peak],
         "hours_method": hours.get("method", ""),
-        "recurrent": [{**r, "place": place_name(r)} for r in recurrent[:20]],
-        "warnings": [{**w, "place": place_name(w)} for w in warnings if w.get("warned")][:20],
-        "patrol": [{**p, "place": place_name(p)} for p in patrol[:50]],
+        "recurrent": with_places(recurrent[:20]),
+        "warnings": with_places([w for w in warnings if w.get("warned")][:20]),
+        "patrol": with_places(patrol[:50]),
         "week_start": week_start,
         "ranking": {level: ends(ranking.get(level, [])) for level in ("unit", "station", "community", "subdistrict")},
         "confirmed_total": confirmed["city"][0],

@@ -159,3 +159,18 @@ def test_an_areas_hotspots_are_judged_against_the_city_and_show_only_its_own_cel
     north_cell = h3.latlng_to_cell(north.lat, north.lon, 9)
     assert north_cell in city and north_cell not in {row["cell"] for row in judged}
     assert all(p["station_id"] in stations for p in patrol)
+
+
+def test_two_cells_that_read_alike_are_numbered():
+    from django.utils import translation
+
+    from cogov.web.insight import with_places
+
+    rows = [{"cell": "a", "street_name": "银川中路", "station_name": "中云站"},
+            {"cell": "b", "street_name": "银川中路", "station_name": "中云站"},
+            {"cell": "a", "street_name": "银川中路", "station_name": "中云站"},  # the same cell again (another category)
+            {"cell": "c", "street_name": "秦岭路", "station_name": "隐珠站"}]
+    with translation.override("zh-hans"):
+        places = [r["place"] for r in with_places(rows)]
+    assert places == [
+        "银川中路 · 中云站（第 1 格）", "银川中路 · 中云站（第 2 格）", "银川中路 · 中云站（第 1 格）", "秦岭路 · 隐珠站"]

@@ -445,6 +445,18 @@ class CaseSim:
         return state
 
 
+def awake(at: dt.datetime, rng: np.random.Generator) -> dt.datetime:
+    """``at`` (aware) moved into the day, 7:00–22:00 local, when people report and answer: a night time becomes
+    a random moment of the next morning's first two hours (UTC)."""
+    local = at.astimezone(LOCAL)
+    if local.hour < 7:
+        local = local.replace(hour=7, minute=0) + dt.timedelta(minutes=float(rng.uniform(0, 120)))
+    elif local.hour >= 22:
+        local = (local + dt.timedelta(days=1)).replace(hour=7, minute=0) + dt.timedelta(
+            minutes=float(rng.uniform(0, 120)))
+    return local.astimezone(dt.UTC)
+
+
 def _next_tick(after: dt.datetime) -> dt.datetime:
     """The first sweep strictly after ``after``: the worker sweeps at the start of every minute (+ a second)."""
     base = after.replace(second=0, microsecond=0)
@@ -1117,13 +1129,7 @@ class Year:
 
     def _awake(self, at: dt.datetime) -> dt.datetime:
         """Moved into the day (7:00–22:00) when people report."""
-        local = at.astimezone(LOCAL)
-        if local.hour < 7:
-            local = local.replace(hour=7, minute=0) + dt.timedelta(minutes=float(self.rng.uniform(0, 120)))
-        elif local.hour >= 22:
-            local = (local + dt.timedelta(days=1)).replace(hour=7, minute=0) + dt.timedelta(
-                minutes=float(self.rng.uniform(0, 120)))
-        return local.astimezone(dt.UTC)
+        return awake(at, self.rng)
 
     def _related_category(self, category: CategoryFacts) -> CategoryFacts:
         """A neighbouring category of the same kind and scope (another person files it elsewhere), or itself."""
@@ -1377,13 +1383,7 @@ class _Story:
 
     def later(self, start: dt.datetime, hours: float) -> dt.datetime:
         """``hours`` of plain time after ``start``, moved into the day (7:00–22:00) when people are awake."""
-        at = (start + dt.timedelta(hours=hours)).astimezone(LOCAL)
-        if at.hour < 7:
-            at = at.replace(hour=7, minute=0) + dt.timedelta(minutes=float(self.rng.uniform(0, 120)))
-        elif at.hour >= 22:
-            at = (at + dt.timedelta(days=1)).replace(hour=7, minute=0) + dt.timedelta(
-                minutes=float(self.rng.uniform(0, 120)))
-        return at.astimezone(dt.UTC)
+        return awake(start + dt.timedelta(hours=hours), self.rng)
 
     def do(self, at: dt.datetime, person: int | None, action: str, data: Mapping | None = None) -> bool:
         """Take one step unless the story stops here (today reached, or the case waits where it is)."""

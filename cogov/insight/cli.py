@@ -79,17 +79,13 @@ def cmd_train(args) -> int:
         source = f"csv:{Path(args.csv).name} text={','.join(cols)} label={args.label}"
         print(f"读取 {len(rows)} 行，{len(texts)} 行可用于训练" + (f"（跳过 {skipped} 行：文本或类别为空）" if skipped else ""))
     else:
-        from cogov.cli import setup_existing
+        from cogov.insight.store_cli import city_for_command
 
-        problem = setup_existing(args.data)
-        if problem:
-            return _err(problem)
-        from cogov.geo.models import City
+        city = city_for_command(args)
+        if isinstance(city, str):
+            return _err(city)
         from cogov.insight.selectors import category_words, closed_case_texts
 
-        city = City.objects.filter(code=args.city).first()
-        if city is None:
-            return _err(f"城市 {args.city} 不存在")
         pairs = closed_case_texts(city_id=city.pk)
         texts = [t for t, _ in pairs]
         labels = [c for _, c in pairs]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cogov.insight import duplicates as D
+from cogov.insight.store_cli import city_for_command
 from cogov.insight.store_cli import fail as _err
 
 #: The states of an open case (cogov.cases.workflow.OPEN), repeated to keep this module import-light.
@@ -231,14 +232,10 @@ def cmd_duplicates(args) -> int:
         return _err("--threshold 必须在 0 到 1 之间")
     if not args.c > 0:
         return _err("--c 必须大于 0")
-    from cogov.cli import setup_existing
-
-    problem = setup_existing(args.data)
-    if problem:
-        return _err(problem)
+    city = city_for_command(args)
+    if isinstance(city, str):
+        return _err(city)
     from django.conf import settings
-
-    from cogov.geo.models import City
 
     labels_path = Path(args.labels) if args.labels else Path(settings.DATA_DIR) / "eval" / "duplicates.csv"
     if not labels_path.is_file():
@@ -247,9 +244,6 @@ def cmd_duplicates(args) -> int:
         labels = read_labels(labels_path)
     except (ValueError, UnicodeDecodeError, csv.Error) as e:
         return _err(f"标注文件无法读取：{e}")
-    city = City.objects.filter(code=args.city).first()
-    if city is None:
-        return _err(f"城市 {args.city} 不存在")
     from django.db import DatabaseError
 
     try:

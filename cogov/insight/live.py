@@ -83,3 +83,24 @@ def _quote(value: str) -> str:
     if any(ch < " " for ch in value):
         raise ValueError("unit path with control characters")
     return "'" + value.replace("'", "''") + "'"
+
+
+def against_the_city(con, city_id: int, cells: list[dict], stations: set, *, since, until, category,
+                     week_start) -> tuple[list[dict], list[dict]]:
+    """An area's hotspots and patrol list judged against the whole city, shown for the area only.
+
+    Gi* compares a cell with the study area: computed on a sub-district alone, a street that is the city's
+    busiest is "ordinary" when its whole sub-district is busy, and a quiet area's small cluster is "hot". So the
+    significance (z, p, level) and the patrol places come from the city's cases (``con``, the whole store), and
+    only the area's cells (``cells``: its own hotspot rows, computed on its cases) and its ``stations`` are kept,
+    each cell with the area's own count — no figure of another area is shown. A border cell with most of its
+    cases next door is the neighbour's place. Returns (hotspot rows, patrol rows)."""
+    from cogov.insight import spatial
+
+    with scoped(con, []) as everything:
+        city = spatial.hotspots(everything, city_id=city_id, since=since, until=until, category_code=category)
+        city_patrol = spatial.patrol_list(everything, city_id=city_id, week_start=week_start)
+    own = {c["cell"]: c for c in cells}
+    judged = [{**c, "count": own[c["cell"]]["count"], "total": own[c["cell"]].get("total", c.get("total"))}
+              for c in city if c["cell"] in own and 2 * own[c["cell"]]["count"] >= c["count"]]
+    return judged, [p for p in city_patrol if p.get("station_id") in stations]

@@ -25,17 +25,11 @@ def cmd_export(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return fail(f"{out} 不是目录")
-    from cogov.cli import setup_existing
-
-    problem = setup_existing(args.data)
-    if problem:
-        return fail(problem)
-    from cogov.geo.models import City
+    city = city_for_command(args)
+    if isinstance(city, str):
+        return fail(city)
     from cogov.insight import store
 
-    city = City.objects.filter(code=args.city).first()
-    if city is None:
-        return fail(f"城市 {args.city} 不存在")
     print(f"{city.name}（{city.code}）：读取业务数据库…", flush=True)
     t0 = time.perf_counter()
     import duckdb
@@ -68,6 +62,19 @@ def add_commands(isub, common) -> None:
     e.set_defaults(func=cmd_export)
 
 
+def city_for_command(args):
+    """The ``City`` of ``--city`` in the live database of ``--data`` (Django set up on a database that must
+    already be there, ``cogov.cli.setup_existing``), or an error message (str)."""
+    from cogov.cli import setup_existing
+
+    problem = setup_existing(args.data)
+    if problem:
+        return problem
+    from cogov.geo.models import City
+
+    return City.objects.filter(code=args.city).first() or f"城市 {args.city} 不存在"
+
+
 def open_for_command(args):
     """``(connection, city_id, city_name)`` of the city a command asks for — an export (``--parquet DIR``) or the
     live database (``--data``, ``--city``) — or an error message (str). ``--city-name`` names it where given."""
@@ -84,16 +91,9 @@ def open_for_command(args):
         if row is None:
             return f"导出目录 {args.parquet} 中没有案件"
         return con, row[0], getattr(args, "city_name", None) or "本市"
-    from cogov.cli import setup_existing
-
-    problem = setup_existing(args.data)
-    if problem:
-        return problem
-    from cogov.geo.models import City
-
-    city = City.objects.filter(code=args.city).first()
-    if city is None:
-        return f"城市 {args.city} 不存在"
+    city = city_for_command(args)
+    if isinstance(city, str):
+        return city
     t0 = time.perf_counter()
     con = store.open_store(city_id=city.pk)
     print(f"{city.name}（{city.code}）：已载入分析库（{time.perf_counter() - t0:.1f} s）", flush=True)

@@ -52,6 +52,17 @@ def scopes_or_refusal(request):
     return actor, own, scope
 
 
+def requested_period(request, *, now, default: str = "30d") -> tuple[str, str, str, stats.Period, str]:
+    """The period the query asks for (``period``, ``from``, ``to``): the three as typed, the ``stats.Period``, and
+    the error message of a bad query — then the ``default`` period is used, and the page says why."""
+    kind = _clean(request.GET.get("period", ""), 10)
+    date_from, date_to = _clean(request.GET.get("from", ""), 10), _clean(request.GET.get("to", ""), 10)
+    try:
+        return kind, date_from, date_to, stats.period_for(kind, date_from, date_to, now=now, default=default), ""
+    except DomainError as e:
+        return kind, date_from, date_to, stats.period_for(default, now=now), e.message
+
+
 @staff_required
 def dashboard(request):
     """GET /work/dashboard/?period=month|30d|custom&from=&to=&under=<unit code>"""
@@ -60,14 +71,7 @@ def dashboard(request):
         return scope
     now = clock.now()
 
-    kind = _clean(request.GET.get("period", ""), 10)
-    date_from, date_to = _clean(request.GET.get("from", ""), 10), _clean(request.GET.get("to", ""), 10)
-    period_error = ""
-    try:
-        period = stats.period_for(kind, date_from, date_to, now=now)
-    except DomainError as e:
-        period_error = e.message
-        period = stats.period_for("30d", now=now)
+    kind, date_from, date_to, period, period_error = requested_period(request, now=now)
     period_query = {"period": period.kind}
     if period.kind == "custom":
         period_query.update({"from": period.first_day.isoformat(), "to": period.last_day.isoformat()})

@@ -24,11 +24,10 @@ from django.utils.translation import gettext_lazy
 
 from cogov import clock
 from cogov.cases import stats
-from cogov.errors import DomainError
 from cogov.insight import evaluation, live, spatial
 from cogov.web import charts
 from cogov.web.auth import staff_required
-from cogov.web.dashboard import _clean, scopes_or_refusal
+from cogov.web.dashboard import _clean, requested_period, scopes_or_refusal
 
 #: Hotspot levels as drawn on the map (the colour and the words; the legend says both).
 LEVEL_FILL = {"hot99": "#99000d", "hot95": "#cb181d", "hot90": "#fb6a4a",
@@ -83,24 +82,6 @@ def ends(rows: list[dict], n: int = 10) -> list[dict]:
     return rows if len(rows) <= 2 * n else rows[:n] + [{"gap": len(rows) - 2 * n}] + rows[-n:]
 
 
-def against_the_city(con, city_id: int, cells: list[dict], patrol: list[dict], stations: set, *, since, until,
-                     category, week_start) -> tuple[list[dict], list[dict]]:
-    """An area's hotspots and patrol list judged against the whole city, shown for the area only.
-
-    Gi* compares a cell with the study area: computed on a sub-district alone, a street that is the city's
-    busiest is "ordinary" when its whole sub-district is busy, and a quiet area's small cluster is "hot". So the
-    significance (z, p, level) and the patrol places come from the city's cases, and only the area's own cells
-    whose cases are mostly the area's, ``cells``) and stations are kept, each cell with the area's own count — no
-    figure of another area is shown. A border cell with most of its cases next door is the neighbour's place."""
-    with live.scoped(con, []) as everything:
-        city = spatial.hotspots(everything, city_id=city_id, since=since, until=until, category_code=category)
-        city_patrol = spatial.patrol_list(everything, city_id=city_id, week_start=week_start)
-    own = {c["cell"]: c for c in cells}
-    judged = [{**c, "count": own[c["cell"]]["count"], "total": own[c["cell"]].get("total", c.get("total"))}
-              for c in city if c["cell"] in own and 2 * own[c["cell"]]["count"] >= c["count"]]
-    return judged, [p for p in city_patrol if p.get("station_id") in stations]
-
-
 def _paths(scope: stats.Scope) -> list[str]:
     return [] if scope.whole_city else [a.path for a in scope.areas]
 
@@ -137,14 +118,8 @@ def insight(request):
         return scope
     now = clock.now()
     today = now.astimezone(clock.LOCAL_TZ).date()
-    kind = _clean(request.GET.get("period", ""), 10) or "90d"
-    date_from, date_to = _clean(request.GET.get("from", ""), 10), _clean(request.GET.get("to", ""), 10)
-    period_error = ""
-    try:
-        period = stats.period_for(kind, date_from, date_to, now=now, default="90d")
-    except DomainError as e:
-        period_error = e.message
-        period = stats.period_for("90d", now=now)
+    kind, date_from, date_to, period, period_error = requested_period(request, now=now, default="90d")
+    kind = kind or "90d"
     category = _clean(request.GET.get("category", ""), 20)
     month, month_error = _month(request.GET.get("month", ""), today)
     since = dt.datetime.combine(period.first_day, dt.time())
@@ -164,13 +139,14 @@ def insight(request):
         recurrent = spatial.recurrence(cur, city_id=actor.city_id, since=since, until=until, category_code=cat)
         warnings = spatial.broken_windows(cur, city_id=actor.city_id, today=today)
         week_start = today + dt.timedelta(days=7 - today.weekday())
-        patrol = spatial.patrol_list(cur, city_id=actor.city_id, week_start=week_start)
+        # an area's patrol list is judged against the whole city (below)
+        patrol = spatial.patrol_list(cur, city_id=actor.city_id, week_start=week_start) if scope.whole_city else []
         ranking = evaluation.monthly(cur, city_id=actor.city_id, month=month)
         confirmed = evaluation.confirmed_duplicates(cur, city_id=actor.city_id, month=month)
         mine_stations = {r[0] for r in cur.execute("SELECT DISTINCT station_id FROM cases").fetchall()}
     if not scope.whole_city:
-        cells, patrol = against_the_city(con, actor.city_id, cells, patrol, mine_stations,
-                                         since=since, until=until, category=cat, week_start=week_start)
+        cells, patrol = live.against_the_city(con, actor.city_id, cells, mine_stations, since=since, until=until,
+                                              category=cat, week_start=week_start)
 
     hot = [c for c in cells if c.get("level", "ns") != "ns"]
     shapes = stats.map_shapes(scope)

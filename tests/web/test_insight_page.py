@@ -135,7 +135,6 @@ def test_an_areas_hotspots_are_judged_against_the_city_and_show_only_its_own_cel
     import datetime as dt
 
     from cogov.insight import spatial
-    from cogov.web import insight as page_view
 
     c, _mine, north = november
     r = page(client, c, "subdistrict_sup", "?month=2026-11")
@@ -148,8 +147,8 @@ def test_an_areas_hotspots_are_judged_against_the_city_and_show_only_its_own_cel
         stations = {row[0] for row in cur.execute("SELECT DISTINCT station_id FROM cases").fetchall()}
     with live.scoped(con, []) as cur:
         city = {row["cell"]: row for row in spatial.hotspots(cur, city_id=c.city.pk, since=since, until=until)}
-    judged, patrol = page_view.against_the_city(con, c.city.pk, own, [], stations, since=since, until=until,
-                                                category=None, week_start=dt.date(2026, 11, 30))
+    judged, patrol = live.against_the_city(con, c.city.pk, own, stations, since=since, until=until,
+                                           category=None, week_start=dt.date(2026, 11, 30))
     mostly_own = {row["cell"] for row in own if 2 * row["count"] >= city[row["cell"]]["count"]}
     assert mostly_own and {row["cell"] for row in judged} == mostly_own
     by_cell = {row["cell"]: row for row in own}
